@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds wakeful and runs its whole test suite, then prints one line: "N passed, N failed".
+#
+#   scripts/test.sh [MESON_SETUP_ARGS...]      e.g. scripts/test.sh -Dwerror=true
+#
+# Environment:
+#   BUILD_DIR    build folder (default: build)
+#   TEST_ARGS    extra arguments for `meson test` (e.g. "--suite runtime" or "--setup soak")
+# On a fresh Debian machine it first installs what is missing (as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/deps.sh
+wk_install_deps meson ninja-build pkg-config gcc libatomic-ops-dev check python3
+
+build=${BUILD_DIR:-build}
+if [ -f "$build/build.ninja" ]; then
+  meson setup --reconfigure "$build" "$@"
+else
+  meson setup "$build" "$@"
+fi
+ninja -C "$build"
+
+status=0
+# shellcheck disable=SC2086
+meson test -C "$build" --print-errorlogs ${TEST_ARGS:-} || status=$?
+
+# Count from meson's own record of this run, not from its console summary.
+python3 - "$build/meson-logs/testlog.json" <<'PY' || status=1
+import json, sys
+passed = failed = skipped = 0
+with open(sys.argv[1]) as f:
+    for line in f:
+        if not line.strip():
+            continue
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+if passed + failed == 0:
+    print("no test ran", file=sys.stderr)
+    failed = 1
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed else 0)
+PY
+exit $status
