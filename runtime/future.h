@@ -1,0 +1,59 @@
+/* runtime/future.h: the future, the poll contract and the context.
+ *
+ * A future is a struct whose first member is a wk_future.  Its poll function answers
+ * WK_PENDING or WK_READY; the output lives in the future's own fields (a result code, a
+ * byte count, a descriptor...), read by whoever awaited it once it is READY.
+ *
+ * The poll contract (the same as Rust's Future::poll):
+ *  - PENDING only after a wake has been arranged: the future stored a clone of cx->waker
+ *    with whatever will make progress possible (the reactor, a timer, another task), or
+ *    woke it itself.  A future that answers PENDING without arranging a wake is never
+ *    polled again: the executor polls only tasks that something woke.
+ *  - Never poll a future again after it answered READY.
+ *  - Poll never blocks.
+ *
+ * A zero-filled future struct must be inert: its drop does nothing.  init functions set
+ * every field; drop releases what the future holds (registrations, descriptors it owns,
+ * memory it allocated) and leaves its output fields alone, so drop is safe both before
+ * completion (cancellation) and after it. */
+#ifndef WAKEFUL_FUTURE_H
+#define WAKEFUL_FUTURE_H
+
+#include "waker.h"
+
+typedef enum wk_poll {
+    WK_PENDING = 0,
+    WK_READY = 1,
+} wk_poll;
+
+struct wk_executor;
+
+/* What poll is given.  The waker is borrowed for the duration of the call: clone it to
+ * keep it.  executor is the executor running the poll (NULL when a future is polled by
+ * hand with a waker of the caller's own); the reactor and timer futures need it and
+ * answer -EINVAL without it. */
+typedef struct wk_context {
+    const wk_waker *waker;
+    struct wk_executor *executor;
+} wk_context;
+
+typedef struct wk_future wk_future;
+
+struct wk_future {
+    wk_poll (*poll)(wk_future *self, wk_context *cx);
+    /* Releases what the future holds; NULL when there is nothing to release. */
+    void (*drop)(wk_future *self);
+};
+
+static inline wk_poll wk_future_poll(wk_future *f, wk_context *cx)
+{
+    return f->poll(f, cx);
+}
+
+static inline void wk_future_drop(wk_future *f)
+{
+    if (f->drop)
+        f->drop(f);
+}
+
+#endif

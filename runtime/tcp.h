@@ -1,0 +1,114 @@
+/* runtime/tcp.h: TCP futures over wk_io, and address helpers.
+ *
+ * Every operation is a future: init it, await it (WK_CO_AWAIT, or poll it by hand), read its
+ * `result`.  All of them retry on EINTR, wait for readiness on EAGAIN (never spin), send with
+ * MSG_NOSIGNAL (a vanished peer is -ECONNRESET, never SIGPIPE) and take an absolute deadline
+ * (WK_DEADLINE_NEVER for none): past it they answer -ETIMEDOUT.  Buffers and the wk_io are
+ * borrowed and must outlive the future.  Dropping an unfinished one leaves the wk_io usable
+ * (its registration stays with the wk_io, not with the operation). */
+#ifndef WAKEFUL_TCP_H
+#define WAKEFUL_TCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "io.h"
+#include "timer.h"
+
+/* Parses an IPv4 or IPv6 literal (no names, no lookup) and a port into *addr.
+ * Returns 0 or -EINVAL. */
+int wk_sockaddr_parse(const char *host, uint16_t port, struct sockaddr_storage *addr,
+                      socklen_t *len);
+
+/* Formats an address as "1.2.3.4:80" or "[::1]:80" into buf (at least 64 bytes). */
+void wk_sockaddr_format(const struct sockaddr *addr, char *buf, size_t size);
+
+/* Makes a non-blocking, close-on-exec listening socket bound to addr (SO_REUSEADDR on),
+ * with the given backlog.  Returns the descriptor or -errno. */
+int wk_tcp_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+
+/* Shared by the operations below: the deadline and its timer. */
+typedef struct wk_tcp_op {
+    wk_io *io;
+    uint64_t deadline;
+    wk_timer timer;
+} wk_tcp_op;
+
+/* connect: io must be initialised with fd -1; on success it owns the connected socket.
+ * result: 0 or -errno (-ECONNREFUSED, -ETIMEDOUT, ...). */
+typedef struct wk_tcp_connect {
+    wk_future base;
+    wk_tcp_op op;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    int started;
+    int result;
+} wk_tcp_connect;
+void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                         socklen_t len, uint64_t deadline);
+
+/* accept: result is the new non-blocking, close-on-exec descriptor, or -errno (-EMFILE and
+ * -ENFILE are returned, not waited on: the caller decides how to back off).  peer receives
+ * the peer's address when not NULL. */
+typedef struct wk_tcp_accept {
+    wk_future base;
+    wk_tcp_op op;
+    struct sockaddr_storage *peer;
+    int result;
+} wk_tcp_accept;
+void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_storage *peer,
+                        uint64_t deadline);
+
+/* send-all: writes every byte, across partial writes.  result: 0 or -errno. */
+typedef struct wk_tcp_send_all {
+    wk_future base;
+    wk_tcp_op op;
+    const uint8_t *buf;
+    size_t len;
+    size_t sent;
+    int result;
+} wk_tcp_send_all;
+void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                          uint64_t deadline);
+
+/* receive-some: one successful read of at most cap bytes.  result: bytes read, 0 at EOF,
+ * or -errno. */
+typedef struct wk_tcp_recv_some {
+    wk_future base;
+    wk_tcp_op op;
+    uint8_t *buf;
+    size_t cap;
+    ssize_t result;
+} wk_tcp_recv_some;
+void wk_tcp_recv_some_init(wk_tcp_recv_some *r, wk_io *io, void *buf, size_t cap,
+                           uint64_t deadline);
+
+/* receive-exactly-N: result: n, or -EPIPE when the peer closed first, or -errno. */
+typedef struct wk_tcp_recv_exact {
+    wk_future base;
+    wk_tcp_op op;
+    uint8_t *buf;
+    size_t len;
+    size_t got;
+    ssize_t result;
+} wk_tcp_recv_exact;
+void wk_tcp_recv_exact_init(wk_tcp_recv_exact *r, wk_io *io, void *buf, size_t n,
+                            uint64_t deadline);
+
+/* receive-until-EOF (the book's TcpReceiver), into a caller's buffer of cap bytes.
+ * result: the number of bytes before EOF, -EMSGSIZE when the peer sent more than cap, or
+ * -errno. */
+typedef struct wk_tcp_recv_to_eof {
+    wk_future base;
+    wk_tcp_op op;
+    uint8_t *buf;
+    size_t cap;
+    size_t got;
+    ssize_t result;
+} wk_tcp_recv_to_eof;
+void wk_tcp_recv_to_eof_init(wk_tcp_recv_to_eof *r, wk_io *io, void *buf, size_t cap,
+                             uint64_t deadline);
+
+#endif

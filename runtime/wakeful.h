@@ -1,0 +1,15 @@
+/* runtime/wakeful.h: everything in libwakeful.  See runtime/README.md. */
+#ifndef WAKEFUL_H
+#define WAKEFUL_H
+
+#include "clock.h"
+#include "coro.h"
+#include "errors.h"
+#include "executor.h"
+#include "future.h"
+#include "io.h"
+#include "tcp.h"
+#include "timer.h"
+#include "waker.h"
+
+#endif
