@@ -35,10 +35,12 @@ void dl_data_free(dl_data *msg)
 
 size_t dl_encoded_size(const dl_data *msg)
 {
+#if SIZE_MAX - DL_HEADER_SIZE < UINT32_MAX
     /* Only a 32-bit size_t can overflow here; saturate so that no buffer is ever
      * judged big enough for such a frame. */
     if (msg->field3_len > SIZE_MAX - DL_HEADER_SIZE)
         return SIZE_MAX;
+#endif
     return DL_HEADER_SIZE + (size_t)msg->field3_len;
 }
 

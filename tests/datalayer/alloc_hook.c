@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-static alloc_stats stats = {0, 0, -1};
+static alloc_stats stats = {0, 0, 0, 0, -1};
 
 alloc_stats *alloc_hook(void)
 {
@@ -23,7 +23,7 @@ void *__wrap_realloc(void *p, size_t size);
 
 static int should_fail(void)
 {
-    if (stats.fail_after < 0)
+    if (!stats.armed || stats.fail_after < 0)
         return 0;
     if (stats.fail_after == 0) {
         stats.fail_after = -1;
@@ -35,13 +35,17 @@ static int should_fail(void)
 
 void *__wrap_malloc(size_t size)
 {
-    stats.mallocs++;
+    if (stats.armed) {
+        stats.mallocs++;
+        stats.last_malloc_size = size;
+    }
     return should_fail() ? NULL : __real_malloc(size);
 }
 
 void *__wrap_realloc(void *p, size_t size)
 {
-    stats.reallocs++;
+    if (stats.armed)
+        stats.reallocs++;
     return should_fail() ? NULL : __real_realloc(p, size);
 }
 #endif

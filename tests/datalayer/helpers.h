@@ -34,11 +34,15 @@ uint8_t *guard_page_alloc(void);
 void guard_page_free(uint8_t *end);
 
 /* Allocation hooks (alloc_hook.c), live when linked with -Wl,--wrap=malloc,--wrap=realloc
- * (DL_TEST_ALLOC_HOOK defined).  Counts malloc/realloc calls; fail_after makes the call
- * after that many further calls fail (-1: never). */
+ * (DL_TEST_ALLOC_HOOK defined).  While armed (and only then, because Check itself
+ * allocates inside every assertion) they count malloc/realloc calls and remember the
+ * last size malloc was asked for; fail_after makes the call after that many further
+ * armed calls fail (-1: never).  Arm just around the call under test. */
 typedef struct alloc_stats {
+    int armed;
     long mallocs;
     long reallocs;
+    size_t last_malloc_size;
     long fail_after;
 } alloc_stats;
 alloc_stats *alloc_hook(void);

@@ -117,57 +117,69 @@ START_TEST(golden_64k)
 }
 END_TEST
 
+/* 1 when got carries exactly f1, f2 and text[0..len). */
+static int same_msg(const dl_data *got, uint32_t f1, uint16_t f2, const uint8_t *text, size_t len)
+{
+    return got->field1 == f1 && got->field2 == f2 && got->field3_len == len &&
+           (len == 0 ? got->field3 == NULL : memcmp(got->field3, text, len) == 0);
+}
+
+/* The random message number iter draws: its text goes to text, its length is returned. */
+static size_t rand_msg(rng *r, int iter, uint8_t *text, size_t cap, uint32_t *f1, uint16_t *f2)
+{
+    /* Mostly short strings, every tenth empty, every seventh up to cap bytes. */
+    size_t len = iter % 10 == 0 ? 0 : (size_t)rng_below(r, iter % 7 == 0 ? cap : 40);
+    rand_utf8(r, text, len);
+    *f1 = (uint32_t)rng_next(r);
+    *f2 = (uint16_t)rng_next(r);
+    return len;
+}
+
 START_TEST(round_trip_random)
 {
+    enum { COUNT = 10000 };
     rng r;
     uint8_t text[600], wire[DL_HEADER_SIZE + sizeof text];
     dl_buf all;
 
+    /* One check per message in the loops (ck_abort_msg only on failure): every ck_assert
+     * records a checkpoint, which here would cost more than the work itself. */
     rng_seed(&r, 0x5EED0001u);
     dl_buf_init(&all);
-    for (int iter = 0; iter < 10000; iter++) {
-        /* Mostly short strings, sometimes empty, sometimes long. */
-        size_t len = iter % 10 == 0 ? 0 : (size_t)rng_below(&r, iter % 7 == 0 ? sizeof text : 40);
-        rand_utf8(&r, text, len);
-        ck_assert(ref_utf8_valid(text, len));
-        dl_data msg = {(uint32_t)rng_next(&r), (uint16_t)rng_next(&r), (uint32_t)len, text};
-        dl_data got;
-        size_t used = 0;
+    for (int iter = 0; iter < COUNT; iter++) {
+        dl_data msg, got;
+        size_t len = rand_msg(&r, iter, text, sizeof text, &msg.field1, &msg.field2), used = 0;
+        msg.field3_len = (uint32_t)len;
+        msg.field3 = text;
+        if (!ref_utf8_valid(text, len))
+            ck_abort_msg("iteration %d: generator made invalid UTF-8", iter);
 
         long n = dl_serialize(&msg, wire, sizeof wire);
-        ck_assert_int_eq(n, (long)(DL_HEADER_SIZE + len));
-        ck_assert_int_eq(dl_deserialize(wire, (size_t)n, &used, &got, DL_DEFAULT_MAX_FIELD3), DL_OK);
-        ck_assert_uint_eq(used, (size_t)n);
-        ck_assert_uint_eq(got.field1, msg.field1);
-        ck_assert_uint_eq(got.field2, msg.field2);
-        ck_assert_uint_eq(got.field3_len, len);
-        if (len > 0)
-            ck_assert_mem_eq(got.field3, text, len);
+        if (n != (long)(DL_HEADER_SIZE + len))
+            ck_abort_msg("iteration %d: dl_serialize gave %ld", iter, n);
+        int rc = dl_deserialize(wire, (size_t)n, &used, &got, DL_DEFAULT_MAX_FIELD3);
+        if (rc != DL_OK || used != (size_t)n || !same_msg(&got, msg.field1, msg.field2, text, len))
+            ck_abort_msg("iteration %d: round trip failed (%s)", iter, dl_strerror(rc));
         dl_data_free(&got);
 
         /* dl_serialize_append must produce the same bytes. */
         size_t before = all.len;
-        ck_assert_int_eq(dl_serialize_append(&msg, &all), DL_OK);
-        ck_assert_uint_eq(all.len, before + (size_t)n);
-        ck_assert_mem_eq(all.bytes + before, wire, (size_t)n);
+        rc = dl_serialize_append(&msg, &all);
+        if (rc != DL_OK || all.len != before + (size_t)n || memcmp(all.bytes + before, wire, (size_t)n) != 0)
+            ck_abort_msg("iteration %d: dl_serialize_append differs", iter);
     }
 
     /* The whole concatenation decodes back frame by frame, to the last byte. */
     rng_seed(&r, 0x5EED0001u);
     size_t off = 0;
-    for (int iter = 0; iter < 10000; iter++) {
-        size_t len = iter % 10 == 0 ? 0 : (size_t)rng_below(&r, iter % 7 == 0 ? sizeof text : 40);
-        rand_utf8(&r, text, len);
-        uint32_t f1 = (uint32_t)rng_next(&r);
-        uint16_t f2 = (uint16_t)rng_next(&r);
+    for (int iter = 0; iter < COUNT; iter++) {
+        uint32_t f1;
+        uint16_t f2;
+        size_t len = rand_msg(&r, iter, text, sizeof text, &f1, &f2), used = 0;
         dl_data got;
-        size_t used = 0;
-        ck_assert_int_eq(dl_deserialize(all.bytes + off, all.len - off, &used, &got, DL_DEFAULT_MAX_FIELD3), DL_OK);
-        ck_assert_uint_eq(got.field1, f1);
-        ck_assert_uint_eq(got.field2, f2);
-        ck_assert_uint_eq(got.field3_len, len);
-        if (len > 0)
-            ck_assert_mem_eq(got.field3, text, len);
+        int rc = dl_deserialize(all.bytes + off, all.len - off, &used, &got, DL_DEFAULT_MAX_FIELD3);
+        if (rc != DL_OK || used != DL_HEADER_SIZE + len || !same_msg(&got, f1, f2, text, len))
+            ck_abort_msg("frame %d of the concatenation: %s", iter, dl_strerror(rc));
         dl_data_free(&got);
         off += used;
     }
@@ -256,8 +268,11 @@ START_TEST(append_out_of_memory)
     memcpy(copy, b.bytes, b.len);
 
     alloc_hook()->fail_after = 0;
-    ck_assert_int_eq(dl_serialize_append(&msg, &b), DL_ERR_NO_MEMORY);
+    alloc_hook()->armed = 1; /* only around the call: Check allocates in its asserts */
+    int rc = dl_serialize_append(&msg, &b);
+    alloc_hook()->armed = 0;
     alloc_hook()->fail_after = -1;
+    ck_assert_int_eq(rc, DL_ERR_NO_MEMORY);
     ck_assert_ptr_eq(b.bytes, saved.bytes);
     ck_assert_uint_eq(b.len, saved.len);
     ck_assert_uint_eq(b.cap, saved.cap);
