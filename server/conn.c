@@ -1,0 +1,349 @@
+/* server/conn.c: handle_client, the book's `async fn handle_client` as a coroutine future.
+ *
+ *     async fn handle_client(stream) {
+ *         let message = read_frame(&stream).await?;   // bounded: --max-frame, --read-timeout-ms
+ *         println!("received message: {:?}", message); // with -v
+ *         Sleep::new(sleep_ms).await;
+ *         stream.write_all(b"Hello, client!").await?;
+ *     }                                                // drop closes the socket
+ *
+ * Size matters: the server is meant to hold 15,000 connections in a few megabytes, so the
+ * struct below is what one connection costs besides the task header and the kernel's
+ * socket.  The three steps never overlap, so their state shares one union; the read goes
+ * into the worker's scratch buffer (never held across an await); field3 is freed as soon
+ * as it has been printed; the peer's address is kept only with -v, as a tail appended to
+ * the struct at spawn time. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "coro.h"
+#include "data.h"
+#include "errors.h"
+#include "executor.h"
+#include "io.h"
+#include "tcp.h"
+#include "timer.h"
+
+#define REPLY "Hello, client!"
+#define REPLY_LEN (sizeof REPLY - 1)
+
+/* Reads of the scratch buffer per poll: 4 x 64 KiB covers a default maximal frame twice
+ * over; a peer sending more than that in one go yields to the worker's other connections
+ * instead of monopolising the thread. */
+#define READS_PER_POLL 4
+
+/* Bytes of the -v peer text (wk_sockaddr_format wants at least 64). */
+#define PEER_TEXT_SIZE 64
+
+/* Which member of the union is live, and whether the socket is still open. */
+enum conn_phase {
+    PH_NONE = 0, /* zero-filled: owns nothing (a zeroed future must be inert) */
+    PH_READ,     /* u.rd: the decoder (maybe holding a partial field3) and its timer */
+    PH_IDLE,     /* between steps: socket open, union unused */
+    PH_SLEEP,    /* u.sleep */
+    PH_SEND,     /* u.send */
+    PH_DONE,     /* socket closed, connection counted: nothing left to release */
+};
+
+/* How a connection ended, for the counters. */
+enum conn_end {
+    END_REPLY,
+    END_BAD_FRAME,
+    END_TIMEOUT,
+    END_RESET,
+};
+
+struct conn {
+    wk_future base;     /* first: the executor polls and drops through it */
+    int co;             /* coroutine resume point (coro.h) */
+    int phase;          /* an enum conn_phase */
+    wk_io io;           /* the socket, registered with the worker's reactor on first EAGAIN */
+    union {
+        struct {
+            dl_decoder dec;     /* the incremental decoder, bounded by --max-frame */
+            uint64_t deadline;  /* accept time + --read-timeout-ms, absolute */
+            wk_timer timer;     /* armed at the deadline while waiting for bytes */
+        } rd;
+        wk_sleep sleep;         /* --sleep-ms */
+        wk_tcp_send_all send;   /* the reply */
+    } u;
+    char peer[];        /* -v only: the peer as text, PEER_TEXT_SIZE bytes */
+};
+
+/* Awaits a step written as a function of the connection (poll-shaped: PENDING after it
+ * arranged a wake, READY when done), the way WK_CO_AWAIT awaits a child future: the step
+ * needs no future struct of its own, which saves 24 bytes a connection.  Same mechanics and
+ * rules as coro.h. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONN_FALLTHROUGH __attribute__((fallthrough))
+#else
+#define CONN_FALLTHROUGH ((void)0)
+#endif
+#define CONN_AWAIT_STEP(point, call)                                                     \
+    do {                                                                                 \
+        (point) = __LINE__;                                                              \
+        CONN_FALLTHROUGH;                                                                \
+    case __LINE__:                                                                       \
+        if ((call) == WK_PENDING)                                                        \
+            return WK_PENDING;                                                           \
+    } while (0)
+
+static int verbose(const struct worker *w)
+{
+    return w->srv->opt->verbosity >= VERBOSITY_VERBOSE;
+}
+
+/* Releases what the current phase holds (not the socket). */
+static void conn_release_phase(struct conn *c)
+{
+    switch (c->phase) {
+    case PH_READ:
+        wk_timer_disarm(&c->u.rd.timer);
+        dl_decoder_free(&c->u.rd.dec);
+        break;
+    case PH_SLEEP:
+        wk_future_drop(&c->u.sleep.base);
+        break;
+    case PH_SEND:
+        wk_future_drop(&c->u.send.base);
+        break;
+    default:
+        break;
+    }
+    if (c->phase != PH_NONE && c->phase != PH_DONE)
+        c->phase = PH_IDLE;
+}
+
+/* Ends the connection: releases the phase, closes the socket, counts it. */
+static void conn_finish(struct conn *c, struct worker *w, enum conn_end how, const char *why)
+{
+    if (c->phase == PH_NONE || c->phase == PH_DONE)
+        return;
+    conn_release_phase(c);
+    wk_io_close(&c->io);
+    c->phase = PH_DONE;
+    worker_conn_done(w);
+
+    switch (how) {
+    case END_REPLY:
+        worker_count(&w->counters.replies);
+        return;
+    case END_BAD_FRAME:
+        worker_count(&w->counters.bad_frames);
+        break;
+    case END_TIMEOUT:
+        worker_count(&w->counters.timeouts);
+        break;
+    case END_RESET:
+        worker_count(&w->counters.resets);
+        break;
+    }
+    if (verbose(w))
+        printf("worker %u: %s: %s, closed without a reply\n", w->id, c->peer, why);
+}
+
+/* Prints field3 as Rust's {:?} prints a String: quoted, with \" \\ \n \r \t \0 and
+ * \u{..} for the other control characters (field3 is valid UTF-8: the rest goes out as
+ * is).  Called with stdout locked. */
+static void print_debug_str(const uint8_t *s, uint32_t len)
+{
+    putchar_unlocked('"');
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char ch = s[i];
+        switch (ch) {
+        case '"':
+            fputs_unlocked("\\\"", stdout);
+            break;
+        case '\\':
+            fputs_unlocked("\\\\", stdout);
+            break;
+        case '\n':
+            fputs_unlocked("\\n", stdout);
+            break;
+        case '\r':
+            fputs_unlocked("\\r", stdout);
+            break;
+        case '\t':
+            fputs_unlocked("\\t", stdout);
+            break;
+        case '\0':
+            fputs_unlocked("\\0", stdout);
+            break;
+        default:
+            if (ch < 0x20 || ch == 0x7f)
+                printf("\\u{%x}", ch);
+            else
+                putchar_unlocked(ch);
+        }
+    }
+    putchar_unlocked('"');
+}
+
+/* The frame is complete: stop its timer, print it (-v), free it. */
+static void frame_done(struct conn *c, struct worker *w)
+{
+    dl_data msg;
+    dl_decoder_take(&c->u.rd.dec, &msg);
+    conn_release_phase(c);
+    if (verbose(w)) {
+        flockfile(stdout);
+        printf("received message: Data { field1: %u, field2: %u, field3: ",
+               (unsigned)msg.field1, (unsigned)msg.field2);
+        print_debug_str(msg.field3, msg.field3_len);
+        fputs_unlocked(" }\n", stdout);
+        funlockfile(stdout);
+    }
+    dl_data_free(&msg);
+}
+
+/* Step 1: read exactly one frame.  READY with phase PH_IDLE when the frame is in (and
+ * already printed and freed), READY with phase PH_DONE when the connection failed (counted,
+ * logged, closed); PENDING while waiting for bytes or the read deadline. */
+static wk_poll read_frame(struct conn *c, struct worker *w, wk_context *cx)
+{
+    for (int i = 0; i < READS_PER_POLL; i++) {
+        ssize_t n = recv(c->io.fd, w->scratch, WORKER_SCRATCH_SIZE, 0);
+        if (n > 0) {
+            /* Bytes past the frame are the peer's business: one request per connection. */
+            int st = dl_decoder_feed(&c->u.rd.dec, w->scratch, (size_t)n, NULL, NULL);
+            if (st == DL_DECODE_COMPLETE) {
+                frame_done(c, w);
+                return WK_READY;
+            }
+            if (st < 0) {
+                conn_finish(c, w, END_BAD_FRAME, dl_strerror(st));
+                return WK_READY;
+            }
+            continue;
+        }
+        if (n == 0) {
+            int st = dl_decoder_finish(&c->u.rd.dec);
+            if (st == DL_OK)
+                conn_finish(c, w, END_RESET, "closed before sending anything");
+            else
+                conn_finish(c, w, END_BAD_FRAME, dl_strerror(st));
+            return WK_READY;
+        }
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN && e != EWOULDBLOCK) {
+            conn_finish(c, w, END_RESET, wk_strerror(-e));
+            return WK_READY;
+        }
+        /* Nothing to read now: wait for bytes or the deadline, whichever comes first. */
+        if (wk_now_ns() >= c->u.rd.deadline) {
+            conn_finish(c, w, END_TIMEOUT, "no whole frame before the read timeout");
+            return WK_READY;
+        }
+        int r = wk_io_wait(&c->io, cx, WK_IO_READ);
+        if (r == 0)
+            r = wk_timer_arm(&c->u.rd.timer, cx, c->u.rd.deadline);
+        if (r < 0) {
+            conn_finish(c, w, END_RESET, wk_strerror(r));
+            return WK_READY;
+        }
+        return WK_PENDING;
+    }
+    /* The read budget is spent and bytes keep coming: let the others run first. */
+    wk_waker_wake_by_ref(cx->waker);
+    return WK_PENDING;
+}
+
+static wk_poll conn_poll(wk_future *f, wk_context *cx)
+{
+    struct conn *c = (struct conn *)f;
+    struct worker *w = worker_current();
+    const struct server_options *opt = w->srv->opt;
+
+    WK_CO_BEGIN(c->co);
+
+    /* let message = read_frame(&stream).await; */
+    CONN_AWAIT_STEP(c->co, read_frame(c, w, cx));
+    if (c->phase == PH_DONE)
+        WK_CO_RETURN(c->co);
+
+    /* Sleep::new(sleep_ms).await; */
+    if (opt->sleep_ms > 0) {
+        c->phase = PH_SLEEP;
+        wk_sleep_init(&c->u.sleep, opt->sleep_ms * WK_NSEC_PER_MSEC);
+        WK_CO_AWAIT(c->co, &c->u.sleep, cx);
+        if (c->u.sleep.result < 0) {
+            conn_finish(c, w, END_RESET, wk_strerror(c->u.sleep.result));
+            WK_CO_RETURN(c->co);
+        }
+        conn_release_phase(c);
+    }
+
+    /* stream.write_all(b"Hello, client!").await; */
+    c->phase = PH_SEND;
+    wk_tcp_send_all_init(&c->u.send, &c->io, REPLY, REPLY_LEN,
+                         wk_deadline_in_ms(opt->read_timeout_ms));
+    WK_CO_AWAIT(c->co, &c->u.send, cx);
+    if (c->u.send.result < 0) {
+        int r = c->u.send.result;
+        conn_finish(c, w, r == -ETIMEDOUT ? END_TIMEOUT : END_RESET, wk_strerror(r));
+        WK_CO_RETURN(c->co);
+    }
+    conn_finish(c, w, END_REPLY, NULL);
+
+    WK_CO_END(c->co);
+}
+
+/* Dropped unfinished: the executor was freed at the drain deadline.  Closes the socket. */
+static void conn_drop(wk_future *f)
+{
+    struct conn *c = (struct conn *)f;
+    if (c->phase == PH_NONE || c->phase == PH_DONE)
+        return;
+    struct worker *w = worker_current();
+    conn_release_phase(c);
+    wk_io_close(&c->io);
+    c->phase = PH_DONE;
+    worker_conn_done(w);
+}
+
+int conn_spawn(struct worker *w, int fd, const struct sockaddr *peer)
+{
+    /* The future is built here and copied into the task by wk_spawn.  The union gives the
+     * -v tail its room (a struct with a flexible array member may sit in a union). */
+    union {
+        struct conn c;
+        unsigned char room[sizeof(struct conn) + PEER_TEXT_SIZE];
+    } u;
+    struct conn *c = &u.c;
+    size_t size = sizeof(struct conn);
+
+    memset(c, 0, sizeof(struct conn));
+    c->base.poll = conn_poll;
+    c->base.drop = conn_drop;
+    c->co = 0;
+    c->phase = PH_READ;
+    wk_io_init(&c->io, fd);
+    dl_decoder_init(&c->u.rd.dec, w->srv->opt->max_frame);
+    c->u.rd.deadline = wk_deadline_in_ms(w->srv->opt->read_timeout_ms);
+    if (peer != NULL) {
+        wk_sockaddr_format(peer, c->peer, PEER_TEXT_SIZE);
+        size += PEER_TEXT_SIZE;
+    }
+
+    int r = wk_spawn(w->ex, &c->base, size, 0, 0, NULL);
+    if (r < 0) {
+        close(fd);
+        server_conn_closed(w->srv);
+        fprintf(stderr, "wakeful-server: worker %u: cannot start a connection: %s\n", w->id,
+                wk_strerror(r));
+        return r;
+    }
+    w->open++;
+    worker_count(&w->counters.connections);
+    if (peer != NULL)
+        printf("worker %u received connection from %s\n", w->id, c->peer);
+    return 0;
+}

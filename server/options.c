@@ -1,0 +1,213 @@
+/* server/options.c: see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+#include "tcp.h"
+
+#ifndef WK_DEFAULT_PORT
+#define WK_DEFAULT_PORT 7878
+#endif
+#ifndef WK_SERVER_VERSION
+#define WK_SERVER_VERSION "0.1.0"
+#endif
+
+/* Upper bounds for the millisecond flags: a day is far past any sensible value and keeps
+ * every deadline computation (ms * 10^6 + now) far from overflowing 64 bits. */
+#define MS_MAX 86400000ull
+/* field3 is at most this large: the decoder allocates it whole, so 1 GiB is already a
+ * generous ceiling for one connection. */
+#define MAX_FRAME_MAX (1ull << 30)
+/* --max-connections: RLIMIT_NOFILE cannot usefully exceed this (fs.nr_open's ceiling). */
+#define MAX_CONNECTIONS_MAX (1ull << 30)
+
+enum {
+    OPT_SLEEP_MS = 256, /* long-only flags: values outside the char range */
+    OPT_MAX_FRAME,
+    OPT_READ_TIMEOUT_MS,
+    OPT_MAX_CONNECTIONS,
+    OPT_DRAIN_MS,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"workers", required_argument, NULL, 'w'},
+    {"bind", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"sleep-ms", required_argument, NULL, OPT_SLEEP_MS},
+    {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+    {"read-timeout-ms", required_argument, NULL, OPT_READ_TIMEOUT_MS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"drain-ms", required_argument, NULL, OPT_DRAIN_MS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void options_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: wakeful-server [OPTIONS]\n"
+        "\n"
+        "Accepts TCP connections and hands them round-robin to N worker threads, each running\n"
+        "its own wakeful executor.  Per connection: read one Data frame, sleep --sleep-ms,\n"
+        "answer \"Hello, client!\", close.  A bad frame, a timeout or a reset closes the\n"
+        "connection without a reply.\n"
+        "\n"
+        "options:\n"
+        "  -w, --workers N           worker threads, 1..%u (default 3)\n"
+        "  -b, --bind ADDR           IPv4 or IPv6 literal to listen on (default 127.0.0.1)\n"
+        "  -p, --port P              TCP port; 0 picks a free one (default %d)\n"
+        "      --sleep-ms MS         simulated work per request, asleep in the runtime;\n"
+        "                            0 means none (default 1000)\n"
+        "      --max-frame BYTES     largest field3 accepted; a longer length field closes\n"
+        "                            the connection at once (default 65536)\n"
+        "      --read-timeout-ms MS  a peer that has not sent its whole frame this long after\n"
+        "                            it was accepted is closed; the reply gets the same budget\n"
+        "                            (default 10000, at least 1)\n"
+        "      --max-connections N   connections open at once (default: the RLIMIT_NOFILE soft\n"
+        "                            limit, after raising it to the hard limit, minus a reserve\n"
+        "                            of 64 + 5 per worker descriptors for the server's own use).\n"
+        "                            At the limit the server stops accepting; new connections\n"
+        "                            wait in the listen backlog until one closes.\n"
+        "      --drain-ms MS         on SIGINT/SIGTERM, how long requests in flight may take to\n"
+        "                            finish before they are cut off (default 5000)\n"
+        "  -v, --verbose             one line per connection event (accepted, message, error)\n"
+        "                            on stdout, as in the book\n"
+        "  -q, --quiet               no warnings and no shutdown summary\n"
+        "  -h, --help                this text\n"
+        "      --version             the version\n"
+        "\n"
+        "At start the server raises its RLIMIT_NOFILE soft limit to the hard limit and prints\n"
+        "one line, \"listening on HOST:PORT (N workers)\", with the real port.  The listen\n"
+        "backlog is the system maximum (net.core.somaxconn).\n"
+        "\n"
+        "Out of descriptors (accept fails with EMFILE or ENFILE): the server stops accepting\n"
+        "for 10 ms, doubling up to 100 ms while it persists, then tries again; the waiting\n"
+        "connections stay in the listen backlog, nothing spins and nothing is dropped.\n"
+        "\n"
+        "signals:\n"
+        "  SIGUSR1          print per-worker counters and executor statistics to stderr\n"
+        "  SIGINT, SIGTERM  stop accepting, let requests in flight finish (at most --drain-ms),\n"
+        "                   print a per-worker summary to stderr, exit 0\n"
+        "  SIGPIPE          ignored\n",
+        SERVER_MAX_WORKERS, WK_DEFAULT_PORT);
+}
+
+/* A wrong flag or value: one line saying why ("wakeful-server: WHAT 'ARG'..."), then the
+ * usage, on stderr. */
+static enum options_result refuse(const char *what, const char *arg, const char *why)
+{
+    fprintf(stderr, "wakeful-server: %s '%s'%s\n\n", what, arg, why);
+    options_usage(stderr);
+    return OPTIONS_EXIT_USAGE;
+}
+
+/* Parses a numeric flag value in [min, max]; prints the refusal itself on failure. */
+static int number(const char *flag, const char *value, uint64_t min, uint64_t max,
+                  uint64_t *out)
+{
+    int r = cli_parse_u64(value, min, max, out);
+    if (r == 0)
+        return 0;
+    char range[64];
+    snprintf(range, sizeof range, "%llu..%llu", (unsigned long long)min,
+             (unsigned long long)max);
+    fprintf(stderr, "wakeful-server: %s: '%s' is %s (expected %s)\n\n", flag, value,
+            r == -ERANGE ? "out of range" : "not a number", range);
+    options_usage(stderr);
+    return -1;
+}
+
+enum options_result options_parse(int argc, char **argv, struct server_options *opt)
+{
+    opt->workers = 3;
+    opt->bind = "127.0.0.1";
+    opt->port = WK_DEFAULT_PORT;
+    opt->sleep_ms = 1000;
+    opt->max_frame = 65536;
+    opt->read_timeout_ms = 10000;
+    opt->max_connections = 0;
+    opt->drain_ms = 5000;
+    opt->verbosity = VERBOSITY_NORMAL;
+
+    opterr = 0; /* our own one-line messages, not getopt's */
+    for (;;) {
+        int longindex = -1;
+        int c = getopt_long(argc, argv, ":w:b:p:vqh", long_options, &longindex);
+        if (c == -1)
+            break;
+        uint64_t v;
+        switch (c) {
+        case 'w':
+            if (number("--workers", optarg, 1, SERVER_MAX_WORKERS, &v) < 0)
+                return OPTIONS_EXIT_USAGE;
+            opt->workers = (unsigned)v;
+            break;
+        case 'b': {
+            struct sockaddr_storage ss;
+            socklen_t len;
+            if (wk_sockaddr_parse(optarg, 0, &ss, &len) != 0)
+                return refuse("--bind:", optarg, " is not an IPv4 or IPv6 literal");
+            opt->bind = optarg;
+            break;
+        }
+        case 'p':
+            if (number("--port", optarg, 0, 65535, &v) < 0)
+                return OPTIONS_EXIT_USAGE;
+            opt->port = (uint16_t)v;
+            break;
+        case OPT_SLEEP_MS:
+            if (number("--sleep-ms", optarg, 0, MS_MAX, &opt->sleep_ms) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_MAX_FRAME:
+            if (number("--max-frame", optarg, 0, MAX_FRAME_MAX, &v) < 0)
+                return OPTIONS_EXIT_USAGE;
+            opt->max_frame = (uint32_t)v;
+            break;
+        case OPT_READ_TIMEOUT_MS:
+            if (number("--read-timeout-ms", optarg, 1, MS_MAX, &opt->read_timeout_ms) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (number("--max-connections", optarg, 1, MAX_CONNECTIONS_MAX,
+                       &opt->max_connections) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_DRAIN_MS:
+            if (number("--drain-ms", optarg, 0, MS_MAX, &opt->drain_ms) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case 'v':
+            opt->verbosity = VERBOSITY_VERBOSE;
+            break;
+        case 'q':
+            opt->verbosity = VERBOSITY_QUIET;
+            break;
+        case 'h':
+            options_usage(stdout);
+            return OPTIONS_EXIT_OK;
+        case OPT_VERSION:
+            printf("wakeful-server %s\n", WK_SERVER_VERSION);
+            return OPTIONS_EXIT_OK;
+        case ':':
+            /* A flag without its value: argv[optind - 1] is the flag as written. */
+            return refuse("option", argv[optind - 1], " needs a value");
+        default: {
+            /* '?': unknown.  For a long flag optopt is 0 and the word is in argv. */
+            char shortflag[3] = {'-', (char)optopt, '\0'};
+            return refuse("unknown option", optopt ? shortflag : argv[optind - 1], "");
+        }
+        }
+    }
+    if (optind < argc)
+        return refuse("unexpected argument", argv[optind], "");
+    return OPTIONS_RUN;
+}
