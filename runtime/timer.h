@@ -25,6 +25,9 @@ typedef struct wk_timer {
     wk_waker waker;          /* woken at the deadline */
 } wk_timer;
 
+/* Makes t an unarmed timer.  A zero-filled wk_timer is one too. */
+void wk_timer_init(wk_timer *t);
+
 /* Arms t (or re-arms it with a new deadline) to wake cx's task at deadline.  A timer
  * already armed with the same deadline only has its waker refreshed (no heap work).
  * Returns 0, or -EINVAL without an executor in cx. */

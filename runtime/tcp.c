@@ -1,0 +1,324 @@
+/* runtime/tcp.c: TCP futures.  Each poll tries its syscall first and waits only on EAGAIN;
+ * the per-operation deadline is a timer armed beside the readiness wait. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcp.h"
+
+static void op_init(wk_tcp_op *op, wk_io *io, uint64_t deadline)
+{
+    op->io = io;
+    op->deadline = deadline;
+    wk_timer_init(&op->timer);
+}
+
+/* After EAGAIN: arranges the wake (readiness, or the deadline) and answers 0, or answers
+ * the error that ends the operation (-ETIMEDOUT once the deadline has passed). */
+static int op_block(wk_tcp_op *op, wk_context *cx, uint32_t direction)
+{
+    if (!cx->executor)
+        return -EINVAL;
+    if (op->deadline != WK_DEADLINE_NEVER && cx->executor->now >= op->deadline)
+        return -ETIMEDOUT;
+    int r = wk_io_wait(op->io, cx, direction);
+    if (r == 0 && op->deadline != WK_DEADLINE_NEVER)
+        r = wk_timer_arm(&op->timer, cx, op->deadline);
+    return r;
+}
+
+/* op_drop finds the wk_tcp_op at the same offset in every TCP future. */
+#define SAME_OP_OFFSET(type) _Static_assert(offsetof(type, op) == offsetof(wk_tcp_send_all, op), #type)
+SAME_OP_OFFSET(wk_tcp_connect);
+SAME_OP_OFFSET(wk_tcp_accept);
+SAME_OP_OFFSET(wk_tcp_recv_some);
+SAME_OP_OFFSET(wk_tcp_recv_exact);
+SAME_OP_OFFSET(wk_tcp_recv_to_eof);
+
+static void op_drop(wk_future *f)
+{
+    /* Every TCP future keeps its wk_tcp_op right after the base. */
+    wk_tcp_op *op = (wk_tcp_op *)((char *)f + offsetof(wk_tcp_send_all, op));
+    wk_timer_disarm(&op->timer);
+}
+
+/* A dead peer is one error, whichever way it showed up. */
+static int peer_error(int err)
+{
+    return err == EPIPE ? -ECONNRESET : -err;
+}
+
+/* ---- connect ---- */
+
+static wk_poll connect_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_connect *c = (wk_tcp_connect *)f;
+    wk_io *io = c->op.io;
+    int err;
+    if (!c->started) {
+        c->started = 1;
+        int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            c->result = -errno;
+            return WK_READY;
+        }
+        wk_io_init(io, fd);
+        if (connect(fd, (struct sockaddr *)&c->addr, c->addr_len) == 0) {
+            c->result = 0;
+            return WK_READY;
+        }
+        /* EINTR: the connection goes on in the background, as with EINPROGRESS. */
+        if (errno != EINPROGRESS && errno != EINTR) {
+            err = -errno;
+            goto fail;
+        }
+    } else if (!wk_waker_is_set(&io->writer)) {
+        /* Readiness consumed the writer waker: the attempt has finished, one way or the
+         * other, and SO_ERROR says which. */
+        socklen_t len = sizeof err;
+        if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+            err = -errno;
+            goto fail;
+        }
+        if (err != 0) {
+            err = -err;
+            goto fail;
+        }
+        wk_timer_disarm(&c->op.timer);
+        c->result = 0;
+        return WK_READY;
+    }
+    err = op_block(&c->op, cx, WK_IO_WRITE);
+    if (err == 0)
+        return WK_PENDING;
+fail:
+    wk_timer_disarm(&c->op.timer);
+    wk_io_close(io);
+    c->result = err;
+    return WK_READY;
+}
+
+static void connect_drop(wk_future *f)
+{
+    wk_tcp_connect *c = (wk_tcp_connect *)f;
+    wk_timer_disarm(&c->op.timer);
+    if (c->started && c->result == 1) /* unfinished: the half-made socket is ours */
+        wk_io_close(c->op.io);
+}
+
+void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                         socklen_t len, uint64_t deadline)
+{
+    c->base.poll = connect_poll;
+    c->base.drop = connect_drop;
+    op_init(&c->op, io, deadline);
+    wk_io_init(io, -1);
+    if (len > sizeof c->addr)
+        len = sizeof c->addr;
+    memset(&c->addr, 0, sizeof c->addr);
+    memcpy(&c->addr, addr, len);
+    c->addr_len = len;
+    c->started = 0;
+    c->result = 1; /* 1 = not finished; READY sets 0 or -errno */
+}
+
+/* ---- accept ---- */
+
+/* Most connections aborted before accept that one poll skips before it yields. */
+#define ACCEPT_RETRIES 64
+
+static wk_poll accept_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_accept *a = (wk_tcp_accept *)f;
+    int done = 0;
+    for (int i = 0; i < ACCEPT_RETRIES && !done; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(a->op.io->fd, (struct sockaddr *)(a->peer ? a->peer : &ss), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        done = 1;
+        if (fd >= 0) {
+            a->result = fd;
+            break;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) {
+            done = 0;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int r = op_block(&a->op, cx, WK_IO_READ);
+            if (r == 0)
+                return WK_PENDING;
+            a->result = r;
+            break;
+        }
+        a->result = -errno;
+    }
+    if (!done) { /* only aborted connections: try again after the other tasks ran */
+        wk_waker_wake_by_ref(cx->waker);
+        return WK_PENDING;
+    }
+    wk_timer_disarm(&a->op.timer);
+    return WK_READY;
+}
+
+void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_storage *peer,
+                        uint64_t deadline)
+{
+    a->base.poll = accept_poll;
+    a->base.drop = op_drop;
+    op_init(&a->op, listener, deadline);
+    a->peer = peer;
+    a->result = 1;
+}
+
+/* ---- send-all ---- */
+
+static wk_poll send_all_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_send_all *s = (wk_tcp_send_all *)f;
+    while (s->sent < s->len) {
+        ssize_t n = send(s->op.io->fd, s->buf + s->sent, s->len - s->sent, MSG_NOSIGNAL);
+        if (n >= 0) {
+            s->sent += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int r = op_block(&s->op, cx, WK_IO_WRITE);
+            if (r == 0)
+                return WK_PENDING;
+            s->result = r;
+        } else {
+            s->result = peer_error(errno);
+        }
+        wk_timer_disarm(&s->op.timer);
+        return WK_READY;
+    }
+    wk_timer_disarm(&s->op.timer);
+    s->result = 0;
+    return WK_READY;
+}
+
+void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                          uint64_t deadline)
+{
+    s->base.poll = send_all_poll;
+    s->base.drop = op_drop;
+    op_init(&s->op, io, deadline);
+    s->buf = buf;
+    s->len = len;
+    s->sent = 0;
+    s->result = 0;
+}
+
+/* ---- receive ---- */
+
+/* One read: bytes (0 at EOF), a negative errno, or RECV_PENDING once the wait is armed. */
+#define RECV_PENDING (-(1 << 30))
+
+static ssize_t recv_once(wk_tcp_op *op, wk_context *cx, void *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t n = recv(op->io->fd, buf, cap, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int r = op_block(op, cx, WK_IO_READ);
+            return r == 0 ? RECV_PENDING : r;
+        }
+        return peer_error(errno);
+    }
+}
+
+static wk_poll recv_some_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_recv_some *r = (wk_tcp_recv_some *)f;
+    ssize_t n = recv_once(&r->op, cx, r->buf, r->cap);
+    if (n == RECV_PENDING)
+        return WK_PENDING;
+    wk_timer_disarm(&r->op.timer);
+    r->result = n;
+    return WK_READY;
+}
+
+void wk_tcp_recv_some_init(wk_tcp_recv_some *r, wk_io *io, void *buf, size_t cap,
+                           uint64_t deadline)
+{
+    r->base.poll = recv_some_poll;
+    r->base.drop = op_drop;
+    op_init(&r->op, io, deadline);
+    r->buf = buf;
+    r->cap = cap;
+    r->result = 0;
+}
+
+static wk_poll recv_exact_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_recv_exact *r = (wk_tcp_recv_exact *)f;
+    while (r->got < r->len) {
+        ssize_t n = recv_once(&r->op, cx, r->buf + r->got, r->len - r->got);
+        if (n == RECV_PENDING)
+            return WK_PENDING;
+        if (n <= 0) {
+            r->result = n == 0 ? -EPIPE : n;
+            wk_timer_disarm(&r->op.timer);
+            return WK_READY;
+        }
+        r->got += (size_t)n;
+    }
+    wk_timer_disarm(&r->op.timer);
+    r->result = (ssize_t)r->got;
+    return WK_READY;
+}
+
+void wk_tcp_recv_exact_init(wk_tcp_recv_exact *r, wk_io *io, void *buf, size_t n,
+                            uint64_t deadline)
+{
+    r->base.poll = recv_exact_poll;
+    r->base.drop = op_drop;
+    op_init(&r->op, io, deadline);
+    r->buf = buf;
+    r->len = n;
+    r->got = 0;
+    r->result = 0;
+}
+
+static wk_poll recv_to_eof_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_recv_to_eof *r = (wk_tcp_recv_to_eof *)f;
+    for (;;) {
+        /* With the buffer full, read one byte more: EOF means the reply fit exactly. */
+        uint8_t probe;
+        int full = r->got == r->cap;
+        ssize_t n = full ? recv_once(&r->op, cx, &probe, 1)
+                         : recv_once(&r->op, cx, r->buf + r->got, r->cap - r->got);
+        if (n == RECV_PENDING)
+            return WK_PENDING;
+        if (n > 0 && !full) {
+            r->got += (size_t)n;
+            continue;
+        }
+        r->result = n == 0 ? (ssize_t)r->got : n < 0 ? n : -EMSGSIZE;
+        wk_timer_disarm(&r->op.timer);
+        return WK_READY;
+    }
+}
+
+void wk_tcp_recv_to_eof_init(wk_tcp_recv_to_eof *r, wk_io *io, void *buf, size_t cap,
+                             uint64_t deadline)
+{
+    r->base.poll = recv_to_eof_poll;
+    r->base.drop = op_drop;
+    op_init(&r->op, io, deadline);
+    r->buf = buf;
+    r->cap = cap;
+    r->got = 0;
+    r->result = 0;
+}
