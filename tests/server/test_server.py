@@ -134,6 +134,18 @@ class Server:
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def wait_connections(self, n, timeout=5.0):
+        """Waits (SIGUSR1 reports, bounded) until the workers have taken n connections."""
+        deadline = time.monotonic() + timeout
+        while True:
+            (_, total), text = self.counters()
+            if total is not None and total["connections"] >= n:
+                return total
+            check(time.monotonic() < deadline,
+                  f"only {total and total['connections']} of {n} connections taken in "
+                  f"{timeout} s")
+            time.sleep(0.05)
+
     def wait_fds(self, want, timeout=3.0):
         deadline = time.monotonic() + timeout
         n = self.fd_count()
@@ -391,7 +403,7 @@ def case_sleeping_cpu(binary):
             socks.append(s)
         first, last = sent[0], sent[-1]
         log(f"1000 frames sent in {last - first:.3f} s")
-        check(last - first < 1.2, "sending 1000 frames took too long to leave a window")
+        check(last - first < 1.4, "sending 1000 frames took too long to leave a window")
         # The window: every frame is in and asleep, no reply is due yet.
         time.sleep(max(0.0, last + 0.3 - time.monotonic()))
         t0, w0 = srv.cpu_ticks(), time.monotonic()
@@ -645,7 +657,7 @@ def case_sigterm_drain(binary):
             sent.append(time.monotonic())
             s.setblocking(False)
             socks.append(s)
-        time.sleep(0.5)  # all accepted and asleep
+        srv.wait_connections(100)  # all accepted, read and asleep
         t = time.monotonic()
         srv.send_signal(signal.SIGTERM)
         time.sleep(0.2)
@@ -679,7 +691,8 @@ def case_drain_deadline(binary):
             sent.append(time.monotonic())
             s.setblocking(False)
             socks.append(s)
-        time.sleep(0.3)
+        srv.wait_connections(10)
+        time.sleep(0.1)  # and read (cancelled either way, asleep or not)
         t = time.monotonic()
         workers, total = stop_and_summary(srv)
         dt = time.monotonic() - t
@@ -719,8 +732,7 @@ def case_max_connections(binary):
         base = srv.fd_count()
         for _ in range(5):
             held.append(connect(srv.addr()))
-        time.sleep(0.3)
-        check(srv.fd_count() == base + 5, f"{srv.fd_count() - base} connections open")
+        srv.wait_fds(base + 5)
         s = connect(srv.addr())  # completes in the backlog
         s.sendall(frame())
         data, how = read_to_eof(s, timeout=0.7)
@@ -756,8 +768,7 @@ def case_emfile(binary):
         base = srv.fd_count()
         for _ in range(60):
             held.append(connect(srv.addr()))
-        time.sleep(0.3)
-        check(srv.fd_count() == 40, f"{srv.fd_count()} descriptors open, expected all 40")
+        srv.wait_fds(40)  # every descriptor in use, the rest wait in the backlog
         t0 = srv.cpu_ticks()
         time.sleep(1.5)
         used = srv.cpu_ticks() - t0
