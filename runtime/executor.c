@@ -426,12 +426,12 @@ static int park(wk_executor *ex)
         return r;
     }
     account(ex, &ex->stats.busy_ns);
+    wk__count(&ex->stats.parks, 1); /* counted on the way in: a parked thread shows it */
     pthread_mutex_lock(&ex->park_mutex);
     while (AO_load_full(&ex->sleep_state) == WK__PARKED)
         pthread_cond_wait(&ex->park_cond, &ex->park_mutex);
     pthread_mutex_unlock(&ex->park_mutex);
     account(ex, &ex->stats.idle_ns);
-    wk__count(&ex->stats.parks, 1);
     return WK_TURN_UNPARKED;
 }
 
