@@ -1,0 +1,152 @@
+/* client/main.c: wakeful-client, the book's load generator on wakeful's runtime.
+ *
+ * Parses the flags, makes sure the concurrency fits in the descriptors the process may
+ * open, runs the load (load.h), shows a progress line while it runs (on a terminal only)
+ * and prints the summary.  Exit status: 0 when every request got exactly "Hello, client!",
+ * 1 when any failed (or the run could not start), 2 for a bad flag or a concurrency that
+ * cannot fit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "errors.h"
+#include "load.h"
+#include "options.h"
+#include "report.h"
+
+#ifndef WK_DEFAULT_PORT
+#define WK_DEFAULT_PORT 7878
+#endif
+
+/* The progress line is redrawn at most this often: ten times a second. */
+#define PROGRESS_INTERVAL_NS (100 * WK_NSEC_PER_MSEC)
+
+/* Descriptors the process needs besides one socket per request in flight: stdin, stdout
+ * and stderr, then per executor thread its epoll instance and its eventfd (counted as 4,
+ * should the runtime ever add a timer or a pipe), and a margin for the C library. */
+static uint64_t reserved_descriptors(unsigned threads)
+{
+    return 3 + 4 * (uint64_t)threads + 16;
+}
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard one, then checks that the concurrency asked
+ * for fits.  Returns 0, or prints why not (naming the limit and the largest -c that fits)
+ * and returns -1: better than failing thousands of requests with EMFILE. */
+static int check_descriptors(const cl_options *o)
+{
+    rlim_t soft = cli_raise_nofile_limit();
+    if (soft == RLIM_INFINITY)
+        return 0;
+    uint64_t reserve = reserved_descriptors(o->threads);
+    if (o->concurrency + reserve <= (uint64_t)soft)
+        return 0;
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    uint64_t max_c = (uint64_t)soft > reserve ? (uint64_t)soft - reserve : 0;
+    fprintf(stderr,
+            "wakeful-client: concurrency %llu needs %llu descriptors (one per request in "
+            "flight, plus %llu), but RLIMIT_NOFILE allows %llu (hard limit %llu); use -c %llu "
+            "or less, or raise the hard limit (ulimit -Hn, as root)\n",
+            (unsigned long long)o->concurrency, (unsigned long long)(o->concurrency + reserve),
+            (unsigned long long)reserve, (unsigned long long)soft,
+            (unsigned long long)(rl.rlim_max == RLIM_INFINITY ? soft : rl.rlim_max),
+            (unsigned long long)max_c);
+    return -1;
+}
+
+/* Waits for the run to end, redrawing a progress line on stderr ten times a second when
+ * show is true (stderr is a terminal), and erasing it at the end.  The main thread sleeps
+ * on a condition variable between redraws: it never spins. */
+static void wait_for_run(cl_load *l, bool show)
+{
+    if (!show) {
+        cl_load_wait(l, UINT64_MAX / 2);
+        return;
+    }
+    bool drawn = false;
+    while (!cl_load_wait(l, PROGRESS_INTERVAL_NS)) {
+        uint64_t done, failed;
+        cl_load_progress(l, &done, &failed);
+        fprintf(stderr, "\r%llu/%llu requests done, %llu failed, %.1f s\033[K",
+                (unsigned long long)done, (unsigned long long)l->opt->requests,
+                (unsigned long long)failed, (double)(wk_now_ns() - l->start_ns) / 1e9);
+        fflush(stderr);
+        drawn = true;
+    }
+    if (drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+/* -v: every request's outcome in request order, as the book's loop over its handles. */
+static void print_results(FILE *out, const cl_load *l)
+{
+    for (uint64_t i = 0; i < l->opt->requests; i++) {
+        int r = l->results[i];
+        if (r == 0)
+            fprintf(out, "Result: %s\n", cl_result_text(r));
+        else
+            fprintf(out, "Error: %s\n", cl_result_text(r));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    cl_options o;
+    switch (cl_options_parse(&o, argc, argv, (uint16_t)WK_DEFAULT_PORT)) {
+    case CL_PARSE_RUN:
+        break;
+    case CL_PARSE_EXIT_OK:
+        return 0;
+    default:
+        return 2;
+    }
+
+    /* Sends use MSG_NOSIGNAL; this is for stdout, should it be a closed pipe. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (check_descriptors(&o) < 0)
+        return 2;
+
+    cl_load load;
+    if (cl_load_init(&load, &o) < 0) {
+        fprintf(stderr, "wakeful-client: out of memory for %llu requests\n",
+                (unsigned long long)o.requests);
+        return 1;
+    }
+
+    /* -v's lines go where they cannot spoil the JSON. */
+    FILE *vout = o.json ? stderr : stdout;
+    if (o.verbose) {
+        fputs("Waiting for result...\n", vout);
+        fflush(vout);
+    }
+
+    int rc = cl_load_start(&load);
+    if (rc < 0)
+        fprintf(stderr, "wakeful-client: cannot start a thread: %s\n", wk_strerror(rc));
+    wait_for_run(&load, rc == 0 && !o.quiet && isatty(STDERR_FILENO));
+
+    cl_summary s;
+    rc = cl_load_finish(&load, &s);
+    if (rc < 0)
+        fprintf(stderr, "wakeful-client: executor: %s\n", wk_strerror(rc));
+    if (o.verbose)
+        print_results(vout, &load);
+    cl_summary_latency(&s, load.latency_ns, o.requests);
+
+    if (o.json)
+        cl_report_json(stdout, &o, &s);
+    else if (!o.quiet)
+        cl_report_text(stdout, &o, &s);
+    fflush(stdout);
+
+    cl_load_free(&load);
+    return s.failed == 0 ? 0 : 1;
+}

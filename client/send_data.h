@@ -1,0 +1,106 @@
+/* client/send_data.h: one request, the book's `async fn send_data`, as a coroutine future.
+ *
+ *     async fn send_data(field1: u32, field2: u16, field3: String) -> io::Result<String> {
+ *         let stream = TcpStream::connect("127.0.0.1:7878")?;      // here: non-blocking
+ *         TcpSender { stream, buffer: Data { .. }.serialize()? }.await?;
+ *         String::from_utf8(TcpReceiver { stream, buffer }.await?)
+ *     }
+ *
+ * Unlike the book's, every step waits in the executor's epoll instead of blocking or being
+ * re-polled, and the three steps share one absolute deadline.  The future owns its socket
+ * and closes it before it answers READY, so a finished request holds no descriptor.
+ *
+ * Memory: the future is a few hundred bytes and allocates nothing.  The frame is serialised
+ * into an inline buffer when it fits (the book's frames take 29 bytes); a larger field3
+ * (--payload-bytes, a long --message) is sent straight from the caller's shared read-only
+ * buffer, behind an inline header, with one sendmsg of two pieces. */
+#ifndef WAKEFUL_CLIENT_SEND_DATA_H
+#define WAKEFUL_CLIENT_SEND_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "future.h"
+#include "io.h"
+#include "tcp.h"
+#include "timer.h"
+
+/* The reply every request must get, byte for byte, before the server closes. */
+#define CL_REPLY "Hello, client!"
+#define CL_REPLY_LEN 14
+
+/* Room for the reply: anything longer than this is a wrong reply anyway, and 32 bytes keep
+ * the future small (recv-to-EOF answers -EMSGSIZE past it). */
+#define CL_REPLY_CAP 32
+
+/* Inline frame buffer: the 10-byte header plus a field3 of up to 54 bytes ("Hello, server!
+ * 18446744073709551615" is 35).  A larger field3 stays in the shared buffer. */
+#define CL_INLINE_FRAME 64
+
+/* Results of our own, beside the runtime's negative errno values; they are below every
+ * errno (errno values stay under 4096 on Linux). */
+#define CL_E_WRONG_REPLY (-10001) /* the reply was not exactly CL_REPLY (or over the cap) */
+#define CL_E_NO_REPLY (-10002)    /* the server closed the connection without a byte */
+
+/* What every request of a run shares: read-only once the run starts, so any number of
+ * threads read it without locks. */
+typedef struct cl_target {
+    struct sockaddr_storage addr; /* the server */
+    socklen_t addr_len;           /* the length of addr */
+    const uint8_t *body;          /* field3 of every request, NULL for the book's text */
+    size_t body_len;              /* the length of body */
+    uint64_t timeout_ns;          /* per request, connect to EOF; 0 for none */
+} cl_target;
+
+/* Sends a header and a body with sendmsg (two iovecs), across partial writes, waiting for
+ * writability in the reactor, until an absolute deadline.  The runtime's send-all takes one
+ * buffer; this saves a copy of a large shared body into every request and a second send
+ * for it (which Nagle's algorithm could delay until the first was acknowledged).
+ * result: 0, -ECONNRESET (EPIPE folded in, as the runtime does), -ETIMEDOUT or -errno. */
+typedef struct cl_sendv {
+    wk_future base;
+    wk_io *io;             /* borrowed: the connected socket */
+    uint64_t deadline;     /* absolute, CLOCK_MONOTONIC ns, or WK_DEADLINE_NEVER */
+    wk_timer timer;        /* armed at the deadline while waiting */
+    const uint8_t *head;   /* borrowed: the first piece (the frame header) */
+    size_t head_len;       /* its length */
+    const uint8_t *body;   /* borrowed: the second piece (field3) */
+    size_t body_len;       /* its length */
+    size_t sent;           /* bytes of head + body sent so far */
+    int result;            /* the output, once READY */
+} cl_sendv;
+
+void cl_sendv_init(cl_sendv *s, wk_io *io, const void *head, size_t head_len, const void *body,
+                   size_t body_len, uint64_t deadline);
+
+/* The request.  Output: result, and the reply bytes in reply[0..reply_len). */
+typedef struct cl_send_data {
+    wk_future base;
+    int co;                    /* the coroutine's resume point (coro.h) */
+    int op;                    /* which member of `u` is live, for drop (SD_OP_* in .c) */
+    const cl_target *target;   /* borrowed, shared by every request */
+    uint64_t deadline;         /* absolute, shared by connect, send and receive */
+    wk_io io;                  /* the socket, owned; closed before READY */
+    union {
+        wk_tcp_connect connect;
+        wk_tcp_send_all send;   /* the frame when it fits inline */
+        cl_sendv sendv;         /* header inline, field3 from target->body */
+        wk_tcp_recv_to_eof recv;
+    } u;                       /* the step in progress: one at a time, so they share room */
+    uint32_t frame_len;        /* bytes of frame[] to send */
+    uint8_t frame[CL_INLINE_FRAME]; /* the serialised frame, or only its header */
+    uint8_t reply[CL_REPLY_CAP];    /* what the server sent before EOF */
+    uint32_t reply_len;        /* bytes in reply[] */
+    int result;                /* 0: got exactly CL_REPLY; else -errno or CL_E_* */
+} cl_send_data;
+
+/* Prepares request number `index`: field1 = index, field2 = index as u16, field3 the
+ * target's body or the book's "Hello, server! {index}".  Nothing happens until the first
+ * poll.  deadline is absolute (WK_DEADLINE_NEVER for none).  target is borrowed and must
+ * outlive the future.  Never fails, never allocates. */
+void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
+                       uint64_t deadline);
+
+#endif
