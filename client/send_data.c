@@ -92,7 +92,7 @@ void cl_sendv_init(cl_sendv *s, wk_io *io, const void *head, size_t head_len, co
 
 /* ---- cl_send_data ---------------------------------------------------------------------- */
 
-enum { SD_OP_NONE, SD_OP_CONNECT, SD_OP_SEND, SD_OP_SENDV, SD_OP_RECV };
+enum { SD_OP_NONE, SD_OP_CONNECT, SD_OP_SEND, SD_OP_SENDV, SD_OP_WAIT, SD_OP_RECV };
 
 /* Drops the step in progress (its timer, its waker clones), if any. */
 static void sd_drop_op(cl_send_data *d)
@@ -106,6 +106,9 @@ static void sd_drop_op(cl_send_data *d)
         break;
     case SD_OP_SENDV:
         wk_future_drop(&d->u.sendv.base);
+        break;
+    case SD_OP_WAIT:
+        wk_future_drop(&d->u.wait.base);
         break;
     case SD_OP_RECV:
         wk_future_drop(&d->u.recv.base);
@@ -192,9 +195,10 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
     cl_send_data *d = (cl_send_data *)f;
     WK_CO_BEGIN(d->co);
 
-    /* let stream = TcpStream::connect(addr): a non-blocking connect here. */
+    /* let stream = TcpStream::connect(addr): a non-blocking connect here, which does not wait
+     * for the handshake: the send below waits for it if it must, and reports a refusal. */
     d->op = SD_OP_CONNECT;
-    wk_tcp_connect_init(&d->u.connect, &d->io, (const struct sockaddr *)&d->target->addr,
+    wk_tcp_connect_start_init(&d->u.connect, &d->io, (const struct sockaddr *)&d->target->addr,
                         d->target->addr_len, d->deadline);
     WK_CO_AWAIT(d->co, &d->u.connect, cx);
     d->result = d->u.connect.result;
@@ -215,6 +219,16 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
         WK_CO_AWAIT(d->co, &d->u.sendv, cx);
         d->result = d->u.sendv.result;
     }
+    sd_drop_op(d);
+    if (d->result < 0)
+        goto done;
+
+    /* The reply cannot be there yet: wait for it without a receive that would find nothing
+     * (the socket is registered with the reactor only now, unless the send had to wait). */
+    d->op = SD_OP_WAIT;
+    wk_tcp_wait_init(&d->u.wait, &d->io, WK_IO_READ, d->deadline);
+    WK_CO_AWAIT(d->co, &d->u.wait, cx);
+    d->result = d->u.wait.result;
     sd_drop_op(d);
     if (d->result < 0)
         goto done;

@@ -87,6 +87,7 @@ typedef struct cl_send_data {
         wk_tcp_connect connect;
         wk_tcp_send_all send;   /* the frame when it fits inline */
         cl_sendv sendv;         /* header inline, field3 from target->body */
+        wk_tcp_wait wait;       /* for the reply to start arriving */
         wk_tcp_recv_to_eof recv;
     } u;                       /* the step in progress: one at a time, so they share room */
     uint32_t frame_len;        /* bytes of frame[] to send */

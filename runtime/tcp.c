@@ -37,6 +37,7 @@ SAME_OP_OFFSET(wk_tcp_accept);
 SAME_OP_OFFSET(wk_tcp_recv_some);
 SAME_OP_OFFSET(wk_tcp_recv_exact);
 SAME_OP_OFFSET(wk_tcp_recv_to_eof);
+SAME_OP_OFFSET(wk_tcp_wait);
 
 static void op_drop(wk_future *f)
 {
@@ -74,6 +75,10 @@ static wk_poll connect_poll(wk_future *f, wk_context *cx)
         if (errno != EINPROGRESS && errno != EINTR) {
             err = -errno;
             goto fail;
+        }
+        if (c->early) {
+            c->result = 0;
+            return WK_READY;
         }
     } else if (!wk_waker_is_set(&io->writer)) {
         /* Readiness consumed the writer waker: the attempt has finished, one way or the
@@ -122,7 +127,55 @@ void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *ad
     memcpy(&c->addr, addr, len);
     c->addr_len = len;
     c->started = 0;
+    c->early = 0;
     c->result = 1; /* 1 = not finished; READY sets 0 or -errno */
+}
+
+void wk_tcp_connect_start_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                               socklen_t len, uint64_t deadline)
+{
+    wk_tcp_connect_init(c, io, addr, len, deadline);
+    c->early = 1;
+}
+
+/* ---- wait ---- */
+
+static wk_poll wait_poll(wk_future *f, wk_context *cx)
+{
+    wk_tcp_wait *w = (wk_tcp_wait *)f;
+    wk_io *io = w->op.io;
+    if (!w->waiting) {
+        if (io->registered) {
+            w->result = 0;
+            return WK_READY;
+        }
+        w->waiting = 1;
+    } else {
+        /* Readiness consumed the waker; anything else (the deadline timer, a stray wake)
+         * leaves it in place. */
+        wk_waker *slot = w->direction == WK_IO_WRITE ? &io->writer : &io->reader;
+        if (!wk_waker_is_set(slot)) {
+            wk_timer_disarm(&w->op.timer);
+            w->result = 0;
+            return WK_READY;
+        }
+    }
+    int r = op_block(&w->op, cx, w->direction);
+    if (r == 0)
+        return WK_PENDING;
+    wk_timer_disarm(&w->op.timer);
+    w->result = r;
+    return WK_READY;
+}
+
+void wk_tcp_wait_init(wk_tcp_wait *w, wk_io *io, uint32_t direction, uint64_t deadline)
+{
+    w->base.poll = wait_poll;
+    w->base.drop = op_drop;
+    op_init(&w->op, io, deadline);
+    w->direction = direction;
+    w->waiting = 0;
+    w->result = 0;
 }
 
 /* ---- accept ---- */

@@ -45,10 +45,34 @@ typedef struct wk_tcp_connect {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     int started;
+    int early;    /* READY once the attempt is under way (wk_tcp_connect_start_init) */
     int result;
 } wk_tcp_connect;
 void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
                          socklen_t len, uint64_t deadline);
+
+/* As wk_tcp_connect_init, but READY (result 0) as soon as the attempt is under way, without
+ * waiting for the handshake: the first send or receive then waits for it and reports its
+ * outcome (-ECONNREFUSED ...).  Saves a readiness round trip and a getsockopt per connection
+ * where the caller's next step is a send anyway (on loopback the handshake is usually done
+ * before connect returns).  Errors found at once (no route, no descriptor) still end it. */
+void wk_tcp_connect_start_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                               socklen_t len, uint64_t deadline);
+
+/* wait: READY when io becomes ready for `direction`, or at the deadline (result -ETIMEDOUT).
+ * On a wk_io not yet registered with the reactor it registers it and waits, without trying
+ * any syscall first (epoll reports readiness that already exists): use it before a receive
+ * that is known to wait, such as a reply to a request just sent.  On a registered wk_io it
+ * answers READY at once (a readiness edge may already have come and gone: just try).
+ * result: 0 or -errno. */
+typedef struct wk_tcp_wait {
+    wk_future base;
+    wk_tcp_op op;
+    uint32_t direction;
+    int waiting;
+    int result;
+} wk_tcp_wait;
+void wk_tcp_wait_init(wk_tcp_wait *w, wk_io *io, uint32_t direction, uint64_t deadline);
 
 /* accept: result is the new non-blocking, close-on-exec descriptor, or -errno (-EMFILE and
  * -ENFILE are returned, not waited on: the caller decides how to back off).  peer receives

@@ -275,6 +275,63 @@ START_TEST(connect_refused)
 }
 END_TEST
 
+START_TEST(connect_start_reports_refusal_at_send)
+{
+    /* The early connect is READY at once; the refusal surfaces at the first send. */
+    wk_executor *ex;
+    ck_assert_int_eq(wk_executor_new(&ex), 0);
+    struct sockaddr_storage addr;
+    socklen_t len;
+    close(loopback_listener(&addr, &len));
+    wk_io client;
+    wk_tcp_connect c;
+    wk_tcp_connect_start_init(&c, &client, (struct sockaddr *)&addr, len, wk_deadline_in_ms(5000));
+    ck_assert_int_eq(wk_block_on(ex, &c.base), 0);
+    if (c.result == 0) {
+        wk_tcp_send_all s;
+        wk_tcp_send_all_init(&s, &client, "hello", 5, wk_deadline_in_ms(5000));
+        ck_assert_int_eq(wk_block_on(ex, &s.base), 0);
+        ck_assert_int_eq(s.result, -ECONNREFUSED);
+    } else {
+        ck_assert_int_eq(c.result, -ECONNREFUSED); /* refused at once: also fine */
+    }
+    wk_io_close(&client);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(wait_registers_then_wakes_or_times_out)
+{
+    wk_executor *ex;
+    ck_assert_int_eq(wk_executor_new(&ex), 0);
+    int sv[2];
+    nonblocking_pair(sv);
+    wk_io io;
+    wk_io_init(&io, sv[1]);
+    /* Nothing comes: the wait ends at its deadline, having registered the descriptor. */
+    wk_tcp_wait w;
+    uint64_t deadline = wk_deadline_in_ms(30);
+    wk_tcp_wait_init(&w, &io, WK_IO_READ, deadline);
+    ck_assert_int_eq(wk_block_on(ex, &w.base), 0);
+    ck_assert_int_eq(w.result, -ETIMEDOUT);
+    ck_assert_uint_ge(wk_now_ns(), deadline);
+    ck_assert_int_eq(io.registered, 1);
+    wk_io_close(&io);
+    /* A fresh descriptor with bytes already waiting: the registration reports them. */
+    nonblocking_pair(sv);
+    wk_io_init(&io, sv[1]);
+    ck_assert_int_eq(write(sv[0], "x", 1), 1);
+    wk_tcp_wait_init(&w, &io, WK_IO_READ, wk_deadline_in_ms(5000));
+    uint64_t t0 = wk_now_ns();
+    ck_assert_int_eq(wk_block_on(ex, &w.base), 0);
+    ck_assert_int_eq(w.result, 0);
+    ck_assert_uint_lt(wk_now_ns() - t0, 4000 * WK_NSEC_PER_MSEC);
+    wk_io_close(&io);
+    close(sv[0]);
+    wk_executor_free(ex);
+}
+END_TEST
+
 START_TEST(connect_ipv6_loopback)
 {
     wk_executor *ex;
@@ -330,6 +387,8 @@ int main(void)
     tcase_add_test(tc, connect_accept_and_reset);
     tcase_add_test(tc, connect_refused);
     tcase_add_test(tc, connect_ipv6_loopback);
+    tcase_add_test(tc, connect_start_reports_refusal_at_send);
+    tcase_add_test(tc, wait_registers_then_wakes_or_times_out);
     tcase_add_test(tc, address_parsing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
