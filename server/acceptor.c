@@ -76,39 +76,77 @@ int acceptor_init(struct acceptor *a, struct server *srv, int lfd, int sigfd)
     return r;
 }
 
-/* Hands fd to the next worker round-robin.  A worker whose pipe is full is skipped (it is
- * behind; waiting for it would stall every other worker); when every pipe is full the
- * connection is closed and counted. */
-static void dispatch(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                     socklen_t peer_len)
+/* Fills rec for fd (and, with -v, its peer). */
+static void make_rec(const struct server *srv, struct dispatch_rec *rec, int fd,
+                     const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    rec->fd = fd;
+    if (srv->rec_size > DISPATCH_REC_SHORT) {
+        memset(&rec->peer, 0, sizeof rec->peer);
+        rec->peer_len = peer_len < sizeof rec->peer ? peer_len : (uint32_t)sizeof rec->peer;
+        memcpy(&rec->peer, peer, rec->peer_len);
+    }
+}
+
+/* Writes n records, packed, to worker i's pipe in one write; 1 when they went in.  The
+ * batch is at most ACCEPT_BATCH records, below PIPE_BUF, so the write is all or nothing. */
+static int pipe_put(const struct server *srv, unsigned i, const void *recs, size_t n)
+{
+    ssize_t r;
+    do
+        r = write(srv->workers[i].pipe_wr, recs, n * srv->rec_size);
+    while (r < 0 && errno == EINTR);
+    return r == (ssize_t)(n * srv->rec_size);
+}
+
+/* Hands one connection to the next worker round-robin.  A worker whose pipe is full is
+ * skipped (it is behind; waiting for it would stall every other worker); when every pipe is
+ * full the connection is closed and counted. */
+static void dispatch_one(struct acceptor *a, const struct dispatch_rec *rec)
 {
     struct server *srv = a->srv;
-    struct dispatch_rec rec;
-
-    rec.fd = fd;
-    if (srv->rec_size > DISPATCH_REC_SHORT) {
-        memset(&rec.peer, 0, sizeof rec.peer);
-        rec.peer_len = peer_len < sizeof rec.peer ? peer_len : (uint32_t)sizeof rec.peer;
-        memcpy(&rec.peer, peer, rec.peer_len);
-    }
     for (unsigned k = 0; k < srv->nworkers; k++) {
         unsigned i = (a->next + k) % srv->nworkers;
-        struct worker *w = &srv->workers[i];
-        ssize_t r;
-        do
-            r = write(w->pipe_wr, &rec, srv->rec_size);
-        while (r < 0 && errno == EINTR);
-        if (r == (ssize_t)srv->rec_size) {
+        if (pipe_put(srv, i, rec, 1)) {
             a->next = (i + 1) % srv->nworkers;
             /* After the write (DESIGN-NOTES §1): a worker that parked before seeing it
              * is woken here; one that is in epoll sees its pipe readable. */
-            wk_executor_unpark(w->ex);
+            wk_executor_unpark(srv->workers[i].ex);
             return;
         }
     }
-    close(fd);
+    close(rec->fd);
     a->dropped++;
     server_conn_closed(srv);
+}
+
+/* Dispatches a batch of accepted connections round-robin, as dispatch_one would one by one,
+ * but with one pipe write and one unpark check per worker instead of one per connection:
+ * under a burst, that is what lets a worker take a dozen connections per wake-up.  Worker
+ * k of the round (counting from a->next) gets records k, k + N, k + 2N ...; a worker whose
+ * pipe turns out to be full gets none, and its records go one by one to the next ones. */
+static void dispatch_batch(struct acceptor *a, const struct dispatch_rec *recs, size_t n)
+{
+    struct server *srv = a->srv;
+    unsigned nw = srv->nworkers;
+    unsigned first = a->next;
+    unsigned char packed[ACCEPT_BATCH * sizeof(struct dispatch_rec)];
+
+    if (n == 0)
+        return;
+    a->next = (unsigned)((first + n) % nw);
+    for (unsigned k = 0; k < nw && k < n; k++) {
+        unsigned i = (first + k) % nw;
+        size_t m = 0;
+        for (size_t j = k; j < n; j += nw)
+            memcpy(packed + m++ * srv->rec_size, &recs[j], srv->rec_size);
+        if (pipe_put(srv, i, packed, m)) {
+            wk_executor_unpark(srv->workers[i].ex);
+            continue;
+        }
+        for (size_t j = k; j < n; j += nw)
+            dispatch_one(a, &recs[j]);
+    }
 }
 
 /* accept4 failed for lack of descriptors or memory: stop accepting for a while. */
@@ -127,6 +165,8 @@ static void pause_for_fds(struct acceptor *a, int err)
 static void accept_batch(struct acceptor *a)
 {
     struct server *srv = a->srv;
+    struct dispatch_rec recs[ACCEPT_BATCH];
+    size_t n = 0;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (atomic_load_explicit(&srv->live, memory_order_acquire) >= srv->max_connections) {
@@ -134,7 +174,7 @@ static void accept_batch(struct acceptor *a)
             a->full = 1;
             a->limit_pauses++;
             listener_sync(a);
-            return;
+            goto flush;
         }
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof peer;
@@ -146,13 +186,13 @@ static void accept_batch(struct acceptor *a)
 #if EWOULDBLOCK != EAGAIN
             case EWOULDBLOCK:
 #endif
-                return;
+                goto flush;
             case EMFILE:
             case ENFILE:
             case ENOBUFS:
             case ENOMEM:
                 pause_for_fds(a, errno);
-                return;
+                goto flush;
             case EINTR:
             case ECONNABORTED:
             /* accept(2): Linux passes errors already pending on the new connection to
@@ -170,14 +210,16 @@ static void accept_batch(struct acceptor *a)
             default:
                 /* Unexpected: back off like EMFILE rather than risk spinning on it. */
                 pause_for_fds(a, errno);
-                return;
+                goto flush;
             }
         }
         a->backoff_ms = PAUSE_MIN_MS;
         a->accepted++;
         atomic_fetch_add_explicit(&srv->live, 1, memory_order_acq_rel);
-        dispatch(a, fd, &peer, peer_len);
+        make_rec(srv, &recs[n++], fd, &peer, peer_len);
     }
+flush:
+    dispatch_batch(a, recs, n);
 }
 
 static void report(const struct acceptor *a)
