@@ -37,12 +37,9 @@ static void worker_record(cl_worker *w, uint64_t index, int result, uint64_t ns)
     if (w->load->results != NULL)
         w->load->results[index] = result;
     /* Single writer: a relaxed load and store, plain moves on x86, no locked instruction. */
-    atomic_store_explicit(&w->done, atomic_load_explicit(&w->done, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    AO_store(&w->done, AO_load(&w->done) + 1);
     if (k != CL_KIND_OK)
-        atomic_store_explicit(&w->failed,
-                              atomic_load_explicit(&w->failed, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        AO_store(&w->failed, AO_load(&w->failed) + 1);
 }
 
 /* The request's one deadline: connect, send and receive all share it. */
@@ -221,8 +218,8 @@ int cl_load_init(cl_load *l, const cl_options *o)
         /* threads <= concurrency <= requests, so every worker gets at least one lane and
          * at least as many requests as lanes. */
         w->lanes = (i + 1) * c / t - i * c / t;
-        atomic_init(&w->done, 0);
-        atomic_init(&w->failed, 0);
+        AO_store(&w->done, 0);
+        AO_store(&w->failed, 0);
     }
 
     pthread_mutex_init(&l->lock, NULL);
@@ -287,8 +284,8 @@ void cl_load_progress(cl_load *l, uint64_t *done, uint64_t *failed)
 {
     uint64_t d = 0, f = 0;
     for (unsigned i = 0; i < l->nworkers; i++) {
-        d += atomic_load_explicit(&l->workers[i].done, memory_order_relaxed);
-        f += atomic_load_explicit(&l->workers[i].failed, memory_order_relaxed);
+        d += AO_load(&l->workers[i].done);
+        f += AO_load(&l->workers[i].failed);
     }
     *done = d;
     *failed = f;

@@ -14,7 +14,7 @@
 #define WAKEFUL_CLIENT_LOAD_H
 
 #include <pthread.h>
-#include <stdatomic.h>
+#include <atomic_ops.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,8 +32,8 @@ typedef struct cl_worker {
     uint64_t lanes;                   /* lanes it spawns */
     uint64_t next;                    /* the next request a lane takes (thread-local) */
     uint64_t kinds[CL_KIND_COUNT];    /* its requests by kind (thread-local until joined) */
-    _Atomic uint64_t done;            /* requests finished, for the progress line */
-    _Atomic uint64_t failed;          /* of which failed, for the progress line */
+    AO_t done;                       /* requests finished, for the progress line */
+    AO_t failed;                     /* of which failed, for the progress line */
     uint64_t end_ns;                  /* when its last request finished */
     int error;                        /* 0, or why its executor failed (-errno) */
     wk_executor_stats stats;          /* its executor's counters, at the end */

@@ -169,7 +169,7 @@ static void accept_batch(struct acceptor *a)
     size_t n = 0;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (atomic_load_explicit(&srv->live, memory_order_acquire) >= srv->max_connections) {
+        if (AO_load_acquire(&srv->live) >= srv->max_connections) {
             /* Workers poke the eventfd when a close crosses back under the limit. */
             a->full = 1;
             a->limit_pauses++;
@@ -215,7 +215,7 @@ static void accept_batch(struct acceptor *a)
         }
         a->backoff_ms = PAUSE_MIN_MS;
         a->accepted++;
-        atomic_fetch_add_explicit(&srv->live, 1, memory_order_acq_rel);
+        AO_fetch_and_add1_full(&srv->live);
         make_rec(srv, &recs[n++], fd, &peer, peer_len);
     }
 flush:
@@ -236,7 +236,7 @@ void acceptor_report(const struct acceptor *a, FILE *out)
             "acceptor: accepted %llu, dropped %llu (every pipe full), open now %llu of %llu, "
             "pauses %llu at the limit + %llu out of descriptors\n",
             (unsigned long long)a->accepted, (unsigned long long)a->dropped,
-            (unsigned long long)atomic_load_explicit(&srv->live, memory_order_relaxed),
+            (unsigned long long)AO_load(&srv->live),
             (unsigned long long)srv->max_connections, (unsigned long long)a->limit_pauses,
             (unsigned long long)a->fd_pauses);
     fflush(out);
@@ -275,7 +275,7 @@ int acceptor_run(struct acceptor *a)
                 uint64_t count;
                 ssize_t r = read(a->srv->poke_fd, &count, sizeof count);
                 (void)r;
-                if (a->full && atomic_load_explicit(&a->srv->live, memory_order_acquire) <
+                if (a->full && AO_load_acquire(&a->srv->live) <
                                    a->srv->max_connections) {
                     a->full = 0;
                     listener_sync(a);

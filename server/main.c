@@ -92,7 +92,7 @@ int main(int argc, char **argv)
                                               : default_max_connections(nofile, opt.workers);
     srv.rec_size = opt.verbosity >= VERBOSITY_VERBOSE ? sizeof(struct dispatch_rec)
                                                       : DISPATCH_REC_SHORT;
-    atomic_init(&srv.live, 0);
+    AO_store(&srv.live, 0);
     srv.poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (srv.poke_fd < 0) {
         fprintf(stderr, "wakeful-server: eventfd: %s\n", strerror(errno));

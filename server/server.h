@@ -6,7 +6,7 @@
 #define WAKEFUL_SERVER_SERVER_H
 
 #include <netinet/in.h>
-#include <stdatomic.h>
+#include <atomic_ops.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -19,7 +19,7 @@ struct server {
     const struct server_options *opt; /* the parsed flags (main's, outlives the server) */
     uint64_t max_connections;         /* --max-connections, or the RLIMIT_NOFILE default */
     size_t rec_size;                  /* bytes of one dispatch record (see below) */
-    atomic_uint_fast64_t live;        /* connections accepted and not yet closed */
+    AO_t live;        /* connections accepted and not yet closed */
     int poke_fd;                      /* eventfd: a close brought `live` back under the
                                          limit (written by workers, read by main) */
     unsigned nworkers;

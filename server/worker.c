@@ -49,7 +49,7 @@ struct worker *worker_current(void)
 
 void server_conn_closed(struct server *srv)
 {
-    uint_fast64_t before = atomic_fetch_sub_explicit(&srv->live, 1, memory_order_acq_rel);
+    AO_t before = AO_fetch_and_sub1_full(&srv->live);
     if (before == srv->max_connections) {
         uint64_t one = 1;
         /* EAGAIN only when the counter is about to overflow: already readable then. */
@@ -344,9 +344,9 @@ void workers_free(struct server *srv)
     sem_destroy(&startup_sem);
 }
 
-static uint64_t load(const atomic_uint_fast64_t *c)
+static uint64_t load(const AO_t *c)
 {
-    return atomic_load_explicit(c, memory_order_relaxed);
+    return AO_load(c);
 }
 
 void workers_report(const struct server *srv, FILE *out, int with_executor)

@@ -10,7 +10,7 @@
 
 #include <pthread.h>
 #include <stdalign.h>
-#include <stdatomic.h>
+#include <atomic_ops.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,11 +26,11 @@
 /* Per-worker counters.  Single writer (the worker), any reader: relaxed atomics, each on
  * the worker's own cache line. */
 struct worker_counters {
-    atomic_uint_fast64_t connections; /* handed to this worker and spawned */
-    atomic_uint_fast64_t replies;     /* answered "Hello, client!" */
-    atomic_uint_fast64_t bad_frames;  /* too large, invalid UTF-8, cut short by EOF */
-    atomic_uint_fast64_t timeouts;    /* no whole frame (or reply) within the timeout */
-    atomic_uint_fast64_t resets;      /* peer reset or vanished, or another socket error */
+    AO_t connections; /* handed to this worker and spawned */
+    AO_t replies;     /* answered "Hello, client!" */
+    AO_t bad_frames;  /* too large, invalid UTF-8, cut short by EOF */
+    AO_t timeouts;    /* no whole frame (or reply) within the timeout */
+    AO_t resets;      /* peer reset or vanished, or another socket error */
 };
 
 struct worker {
@@ -63,10 +63,9 @@ struct worker *worker_current(void);
 void worker_conn_done(struct worker *w);
 
 /* Counts one event (single writer: a plain load and store, no locked instruction). */
-static inline void worker_count(atomic_uint_fast64_t *counter)
+static inline void worker_count(AO_t *counter)
 {
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    AO_store(counter, AO_load(counter) + 1);
 }
 
 /* Allocates srv->workers, makes their pipes and starts their threads; returns once every
