@@ -239,7 +239,11 @@ class Book:
         self.good = dict(sent=0, answered=0, burst_refused=0, lost=0)
         self.good_latency_max = 0.0
         self.lost_examples = []
-        self.hostile = {k: dict(opened=0, checked=0, connect_failed=0) for k in KINDS}
+        # opened: connected; checked: the server did what it must (or, for kinds with
+        # nothing to see, the misbehaviour was carried out); unjudged: cut short by the end
+        # of the run; connect_failed: never connected (allowed only during a burst).
+        self.hostile = {k: dict(opened=0, checked=0, unjudged=0, connect_failed=0)
+                        for k in KINDS}
         self.violations = []
         self.burst_stats = []
 
@@ -513,7 +517,9 @@ class Hostile(threading.Thread):
                 if r:
                     break  # the server closed (or, wrongly, replied): expect() tells
             if self.stop_flag.is_set() and not select.select([s], [], [], 0)[0]:
-                return  # cut short by the end of the run, nothing to judge
+                with self.book.lock:  # cut short by the end of the run: nothing to judge
+                    self.book.hostile[kind]["unjudged"] += 1
+                return
             self.expect(s, kind, None if self.book.in_burst(t0, now()) else False,
                         "trickled past the read timeout")
         finally:
@@ -905,6 +911,8 @@ class Run:
         if b.violations:
             self.fail(f"{len(b.violations)} hostile connections handled wrongly")
         for k, v in b.hostile.items():
+            if v["checked"] + v["unjudged"] > v["opened"]:
+                self.fail(f"{k}: counts do not add up: {v}")
             if v["opened"] == 0 and self.o.duration >= 10:
                 self.fail(f"no hostile connection of kind {k} was opened")
 
@@ -926,7 +934,7 @@ class Run:
         log(f"hostile connections opened: {total_opened}")
         for k, v in h.items():
             log(f"  {k:15s} opened {v['opened']:6d}, checked {v['checked']:6d}, "
-                f"connect failed {v['connect_failed']}")
+                f"unjudged (run ended) {v['unjudged']}, connect failed {v['connect_failed']}")
         for i, bst in enumerate(f.get("bursts", [])):
             log(f"  burst {i + 1}: {bst['issued']} connections at once, {bst['established']} "
                 f"established, {bst['pending']} still waiting (SYN dropped: server out of "
