@@ -9,11 +9,11 @@
 # read (no ptrace, the server runs at full speed), else with `strace -c -f -p PID` (ptrace
 # slows the server, so its batches grow and the count per request comes out lower).
 # Prints one line per system call: calls, calls per request; then the total.
-# Environment: PORT (33878), LOAD (tokio-load), TOOL=perf|strace to force one.
+# Environment: PORT (25878), LOAD (tokio-load), TOOL=perf|strace to force one.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: syscount.sh NAME SERVER [REQUESTS] [CONCURRENCY] [SLEEP_MS]" >&2; exit 2; }
 name=$1 server=$2 reqs=${3:-10000} conc=${4:-64} sleep_ms=${5:-0}
-PORT=${PORT:-33878}
+PORT=${PORT:-25878}
 LOAD=${LOAD:-/tmp/wakeful-peers/tokio-rust/target/release/tokio-load}
 tool=${TOOL:-}
 if [ -z "$tool" ]; then

@@ -18,7 +18,8 @@
 #    medians (min–max) with the wakeful/peer ratios, then the issue's targets, met or not
 #    (bench/summarize.py; rerun it on a CSV any time).
 #
-# Environment: ROUNDS (5), PORT (31878; workload i uses PORT+i-1), WORKLOADS ("W1 W2 W3
+# Environment: ROUNDS (5), PORT (24878; workload i uses PORT+i-1; keep it below
+# the ephemeral range, 32768 and up here, or a loader connection may hold it), WORKLOADS ("W1 W2 W3
 # W4"), PASS2_WORKLOADS ("W1 W2 W3"; empty to skip pass 2), SERVERS ("wakeful tokio
 # libuv"), WKLOAD_ARGS (wakeful-client's settings, see bench/wakeful-load.sh), RESULTS
 # (the CSV path), RUN_TIMEOUT_S (600: the limit for one harness call), and bench/lib.sh's.
@@ -29,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$WKB_ROOT"
 
 ROUNDS=${ROUNDS:-5}
-PORT=${PORT:-31878}
+PORT=${PORT:-24878}
 WORKLOADS=${WORKLOADS:-"W1 W2 W3 W4"}
 PASS2_WORKLOADS=${PASS2_WORKLOADS-"W1 W2 W3"}
 SERVERS=${SERVERS:-"wakeful tokio libuv"}
