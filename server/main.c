@@ -1,6 +1,8 @@
 /* server/main.c: wakeful-server's process: flags, limits, signals, the startup line, the
  * workers, the acceptor loop and the shutdown summary.  See --help and server/README.md. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,18 @@ int main(int argc, char **argv)
         wk_sockaddr_format((struct sockaddr *)&addr, where, sizeof where);
         fprintf(stderr, "wakeful-server: cannot listen on %s: %s\n", where, wk_strerror(lfd));
         return 1;
+    }
+    /* TCP_DEFER_ACCEPT: the handshake completes in the kernel, but the connection reaches the
+     * accept queue only once its first bytes have arrived (or the period ran out).  The
+     * acceptor then wakes once per request instead of once for the handshake and once more
+     * (in the worker) for the frame, and the worker's first recv finds the frame there.
+     * In seconds, rounded up.  Failing to set it is not fatal: it only costs speed. */
+    if (opt.defer_accept_ms > 0) {
+        int secs = (int)((opt.defer_accept_ms + 999) / 1000);
+        if (setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0 &&
+            opt.verbosity >= VERBOSITY_NORMAL)
+            fprintf(stderr, "wakeful-server: TCP_DEFER_ACCEPT: %s (going on without it)\n",
+                    strerror(errno));
     }
     /* The real address, port included when -p 0 let the kernel choose. */
     addr_len = sizeof addr;

@@ -24,6 +24,8 @@
 #define MAX_FRAME_MAX (1ull << 30)
 /* --max-connections: RLIMIT_NOFILE cannot usefully exceed this (fs.nr_open's ceiling). */
 #define MAX_CONNECTIONS_MAX (1ull << 30)
+/* TCP_DEFER_ACCEPT counts whole seconds of SYN-ACK retransmissions: an hour is plenty. */
+#define DEFER_ACCEPT_MS_MAX 3600000ull
 
 enum {
     OPT_SLEEP_MS = 256, /* long-only flags: values outside the char range */
@@ -31,6 +33,7 @@ enum {
     OPT_READ_TIMEOUT_MS,
     OPT_MAX_CONNECTIONS,
     OPT_DRAIN_MS,
+    OPT_DEFER_ACCEPT_MS,
     OPT_VERSION,
 };
 
@@ -43,6 +46,7 @@ static const struct option long_options[] = {
     {"read-timeout-ms", required_argument, NULL, OPT_READ_TIMEOUT_MS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"drain-ms", required_argument, NULL, OPT_DRAIN_MS},
+    {"defer-accept-ms", required_argument, NULL, OPT_DEFER_ACCEPT_MS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -78,6 +82,12 @@ void options_usage(FILE *f)
         "                            wait in the listen backlog until one closes.\n"
         "      --drain-ms MS         on SIGINT/SIGTERM, how long requests in flight may take to\n"
         "                            finish before they are cut off (default 5000)\n"
+        "      --defer-accept-ms MS  let the kernel hold a new connection until its first\n"
+        "                            bytes arrive, for at most about MS (TCP_DEFER_ACCEPT,\n"
+        "                            whole seconds, rounded up): the server then accepts,\n"
+        "                            reads and answers in one wake-up.  A peer that sends\n"
+        "                            nothing is accepted when it runs out and then gets\n"
+        "                            --read-timeout-ms.  0 turns it off (default 1000)\n"
         "  -v, --verbose             one line per connection event (accepted, message, error)\n"
         "                            on stdout, as in the book\n"
         "  -q, --quiet               no warnings and no shutdown summary\n"
@@ -135,6 +145,7 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
     opt->read_timeout_ms = 10000;
     opt->max_connections = 0;
     opt->drain_ms = 5000;
+    opt->defer_accept_ms = 1000;
     opt->verbosity = VERBOSITY_NORMAL;
 
     opterr = 0; /* our own one-line messages, not getopt's */
@@ -183,6 +194,11 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
             break;
         case OPT_DRAIN_MS:
             if (number("--drain-ms", optarg, 0, MS_MAX, &opt->drain_ms) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_DEFER_ACCEPT_MS:
+            if (number("--defer-accept-ms", optarg, 0, DEFER_ACCEPT_MS_MAX,
+                       &opt->defer_accept_ms) < 0)
                 return OPTIONS_EXIT_USAGE;
             break;
         case 'v':

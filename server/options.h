@@ -27,6 +27,7 @@ struct server_options {
     uint64_t read_timeout_ms;  /* budget for the whole frame (and for the reply) */
     uint64_t max_connections;  /* 0: not given, derive it from RLIMIT_NOFILE */
     uint64_t drain_ms;         /* how long shutdown waits for requests in flight */
+    uint64_t defer_accept_ms;  /* TCP_DEFER_ACCEPT on the listener; 0: off */
     int verbosity;             /* an enum server_verbosity */
 };
 

@@ -806,7 +806,9 @@ def case_ipv6(binary):
 
 
 def case_verbose(binary):
-    srv = Server(binary, "-v", "--workers", "2", "--sleep-ms", "0")
+    # Defer-accept off: a peer that resets before sending anything must reach the worker
+    # (with it on, the kernel drops such a peer before accept and there is nothing to log).
+    srv = Server(binary, "-v", "--workers", "2", "--sleep-ms", "0", "--defer-accept-ms", "0")
     try:
         good_request(srv.addr())
         s = connect(srv.addr())
@@ -838,7 +840,8 @@ def case_bad_flag(binary):
     for args in (["--bogus"], ["-x"], ["--workers", "0"], ["--workers", "257"],
                  ["-w", "two"], ["-p", "65536"], ["--bind", "localhost"],
                  ["--sleep-ms", "-1"], ["--read-timeout-ms", "0"], ["--workers"],
-                 ["--max-connections", "0"], ["--max-frame", "1e3"], ["stray"]):
+                 ["--max-connections", "0"], ["--max-frame", "1e3"], ["stray"],
+                 ["--defer-accept-ms", "-5"], ["--defer-accept-ms", "3600001"]):
         r = subprocess.run([binary, *args], capture_output=True, timeout=10)
         err = r.stderr.decode(errors="replace")
         check(r.returncode == 2, f"{args}: exit {r.returncode}, expected 2")
