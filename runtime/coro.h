@@ -39,14 +39,21 @@
     switch (point) {                                                                     \
     case 0:
 
-#define WK_CO_AWAIT(point, child, cx)                                                    \
+/* Awaits a poll-shaped expression: `expr` is evaluated at this point on every poll until it
+ * yields WK_READY.  For a step written as a function of the coroutine's own fields (PENDING
+ * after it arranged a wake, READY when done), which then needs no future struct of its own. */
+#define WK_CO_AWAIT_POLL(point, expr)                                                    \
     do {                                                                                 \
         (point) = __LINE__;                                                              \
         WK__FALLTHROUGH;                                                                 \
     case __LINE__:                                                                       \
-        if (wk_future_poll(&(child)->base, (cx)) == WK_PENDING)                          \
+        if ((expr) == WK_PENDING)                                                        \
             return WK_PENDING;                                                           \
     } while (0)
+
+/* Awaits a child future (a struct whose first member is `base`). */
+#define WK_CO_AWAIT(point, child, cx)                                                    \
+    WK_CO_AWAIT_POLL(point, wk_future_poll(&(child)->base, (cx)))
 
 /* Gives up the rest of this poll and asks to be polled again soon, behind the other ready
  * tasks (wakes itself, then answers PENDING). */

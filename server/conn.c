@@ -76,23 +76,6 @@ struct conn {
     char peer[];        /* -v only: the peer as text, PEER_TEXT_SIZE bytes */
 };
 
-/* Awaits a step written as a function of the connection (poll-shaped: PENDING after it
- * arranged a wake, READY when done), the way WK_CO_AWAIT awaits a child future: the step
- * needs no future struct of its own, which saves 24 bytes a connection.  Same mechanics and
- * rules as coro.h. */
-#if defined(__GNUC__) || defined(__clang__)
-#define CONN_FALLTHROUGH __attribute__((fallthrough))
-#else
-#define CONN_FALLTHROUGH ((void)0)
-#endif
-#define CONN_AWAIT_STEP(point, call)                                                     \
-    do {                                                                                 \
-        (point) = __LINE__;                                                              \
-        CONN_FALLTHROUGH;                                                                \
-    case __LINE__:                                                                       \
-        if ((call) == WK_PENDING)                                                        \
-            return WK_PENDING;                                                           \
-    } while (0)
 
 static int verbose(const struct worker *w)
 {
@@ -265,7 +248,7 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
     WK_CO_BEGIN(c->co);
 
     /* let message = read_frame(&stream).await; */
-    CONN_AWAIT_STEP(c->co, read_frame(c, w, cx));
+    WK_CO_AWAIT_POLL(c->co, read_frame(c, w, cx));
     if (c->phase == PH_DONE)
         WK_CO_RETURN(c->co);
 
