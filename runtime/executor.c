@@ -396,7 +396,7 @@ static int timeout_for(wk_executor *ex)
 static int has_ready_work(wk_executor *ex)
 {
     return ex->run_head != NULL || AO_load(&ex->remote_head) != 0 ||
-           AO_load(&ex->root_notified) != 0;
+           (ex->in_block_on && AO_load(&ex->root_notified) != 0);
 }
 
 /* Waits until I/O, the nearest timer, or a wake from another thread. */
@@ -552,6 +552,7 @@ int wk_block_on(wk_executor *ex, wk_future *f)
     wk_waker waker = {ex, &root_waker_vtable};
     wk_context cx = {&waker, ex};
     int r = 0;
+    ex->in_block_on = 1;
     AO_store(&ex->root_notified, 1);
     for (;;) {
         if (AO_load_full(&ex->root_notified)) {
@@ -565,6 +566,10 @@ int wk_block_on(wk_executor *ex, wk_future *f)
             break;
         r = 0;
     }
+    /* A wake of the root that arrives later (a waker it left behind) must not look like
+     * ready work to the loops that follow: only block_on reads the flag. */
+    ex->in_block_on = 0;
+    AO_store_full(&ex->root_notified, 0);
     current_executor = prev;
     return r;
 }

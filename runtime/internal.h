@@ -77,6 +77,7 @@ struct wk_executor {
 
     AO_t remote_head;               /* wk_task *: tasks woken from other threads (a stack) */
     AO_t root_notified;             /* block_on's future was woken */
+    int in_block_on;                /* block_on is running: root_notified means work */
     AO_t sleep_state;               /* WK__AWAKE / WK__WAITING / WK__PARKED */
     pthread_mutex_t park_mutex;
     pthread_cond_t park_cond;

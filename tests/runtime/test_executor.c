@@ -361,6 +361,33 @@ START_TEST(self_wake_goes_to_the_back)
 }
 END_TEST
 
+/* A root future that wakes itself in its last poll, then answers READY. */
+static wk_poll wake_then_ready_poll(wk_future *f, wk_context *cx)
+{
+    (void)f;
+    wk_waker_wake_by_ref(cx->waker);
+    return WK_READY;
+}
+
+START_TEST(stale_root_wake_does_not_spin)
+{
+    /* After block_on returns, a leftover wake of its root must not make later loops think
+     * work is ready: run() must sleep in epoll through the child's 50 ms, not spin. */
+    wk_executor *ex;
+    ck_assert_int_eq(wk_executor_new(&ex), 0);
+    wk_future root = {wake_then_ready_poll, NULL};
+    ck_assert_int_eq(wk_block_on(ex, &root), 0);
+    wk_executor_stats before, after;
+    wk_executor_get_stats(ex, &before);
+    sleepy_future s = sleepy();
+    ck_assert_int_eq(WK_SPAWN_DETACHED(ex, sleepy_future, &s), 0);
+    ck_assert_int_eq(wk_executor_run(ex), 0);
+    wk_executor_get_stats(ex, &after);
+    ck_assert_uint_le(after.epoll_waits - before.epoll_waits, 10);
+    wk_executor_free(ex);
+}
+END_TEST
+
 START_TEST(spawn_rejects_bad_layout)
 {
     wk_executor *ex;
@@ -389,6 +416,7 @@ int main(void)
     tcase_add_test(tc, hundred_thousand_tasks);
     tcase_add_test(tc, self_wake_goes_to_the_back);
     tcase_add_test(tc, spawn_rejects_bad_layout);
+    tcase_add_test(tc, stale_root_wake_does_not_spin);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
