@@ -5,94 +5,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "clock.h"
 #include "coro.h"
 #include "data.h"
 
-/* ---- cl_sendv -------------------------------------------------------------------------- */
-
-/* sendmsg calls per poll before yielding: a multi-megabyte body on a fast peer could
- * otherwise keep one task in one poll for a long time.  16 calls move at least a few MB. */
-#define SENDV_CALLS_PER_POLL 16
-
-static void sendv_drop(wk_future *f)
-{
-    cl_sendv *s = (cl_sendv *)f;
-    wk_timer_disarm(&s->timer);
-}
-
-static wk_poll sendv_finish(cl_sendv *s, int result)
-{
-    wk_timer_disarm(&s->timer);
-    s->result = result;
-    return WK_READY;
-}
-
-static wk_poll sendv_poll(wk_future *f, wk_context *cx)
-{
-    cl_sendv *s = (cl_sendv *)f;
-    size_t total = s->head_len + s->body_len;
-
-    for (int calls = 0; s->sent < total; calls++) {
-        if (calls == SENDV_CALLS_PER_POLL) {
-            wk_waker_wake_by_ref(cx->waker);
-            return WK_PENDING;
-        }
-        struct iovec iov[2];
-        int n = 0;
-        if (s->sent < s->head_len) {
-            iov[n].iov_base = (void *)(s->head + s->sent);
-            iov[n++].iov_len = s->head_len - s->sent;
-            iov[n].iov_base = (void *)s->body;
-            iov[n++].iov_len = s->body_len;
-        } else {
-            iov[n].iov_base = (void *)(s->body + (s->sent - s->head_len));
-            iov[n++].iov_len = total - s->sent;
-        }
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t r = sendmsg(s->io->fd, &msg, MSG_NOSIGNAL);
-        if (r >= 0) {
-            s->sent += (size_t)r;
-            continue;
-        }
-        int err = errno;
-        if (err == EINTR)
-            continue;
-        if (err != EAGAIN && err != EWOULDBLOCK)
-            return sendv_finish(s, err == EPIPE ? -ECONNRESET : -err);
-
-        /* Not writable: wait for the reactor, or for the deadline. */
-        if (s->deadline != WK_DEADLINE_NEVER && wk_now_ns() >= s->deadline)
-            return sendv_finish(s, -ETIMEDOUT);
-        int rc = wk_io_wait(s->io, cx, WK_IO_WRITE);
-        if (rc == 0 && s->deadline != WK_DEADLINE_NEVER)
-            rc = wk_timer_arm(&s->timer, cx, s->deadline);
-        if (rc < 0)
-            return sendv_finish(s, rc);
-        return WK_PENDING;
-    }
-    return sendv_finish(s, 0);
-}
-
-void cl_sendv_init(cl_sendv *s, wk_io *io, const void *head, size_t head_len, const void *body,
-                   size_t body_len, uint64_t deadline)
-{
-    memset(s, 0, sizeof *s);
-    s->base.poll = sendv_poll;
-    s->base.drop = sendv_drop;
-    s->io = io;
-    s->deadline = deadline;
-    s->head = head;
-    s->head_len = head_len;
-    s->body = body;
-    s->body_len = body_len;
-}
-
 /* ---- cl_send_data ---------------------------------------------------------------------- */
 
-enum { SD_OP_NONE, SD_OP_CONNECT, SD_OP_SEND, SD_OP_SENDV, SD_OP_WAIT, SD_OP_RECV };
+enum { SD_OP_NONE, SD_OP_CONNECT, SD_OP_SEND, SD_OP_WAIT, SD_OP_RECV };
 
 /* Drops the step in progress (its timer, its waker clones), if any. */
 static void sd_drop_op(cl_send_data *d)
@@ -103,9 +23,6 @@ static void sd_drop_op(cl_send_data *d)
         break;
     case SD_OP_SEND:
         wk_future_drop(&d->u.send.base);
-        break;
-    case SD_OP_SENDV:
-        wk_future_drop(&d->u.sendv.base);
         break;
     case SD_OP_WAIT:
         wk_future_drop(&d->u.wait.base);
@@ -206,19 +123,16 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
     if (d->result < 0)
         goto done;
 
-    /* TcpSender { stream, buffer: message.serialize()? }.await? */
-    if (!sd_body_shared(d)) {
-        d->op = SD_OP_SEND;
+    /* TcpSender { stream, buffer: message.serialize()? }.await?  A field3 too large for the
+     * inline frame goes out from the shared body, behind the inline header, in one sendmsg. */
+    d->op = SD_OP_SEND;
+    if (!sd_body_shared(d))
         wk_tcp_send_all_init(&d->u.send, &d->io, d->frame, d->frame_len, d->deadline);
-        WK_CO_AWAIT(d->co, &d->u.send, cx);
-        d->result = d->u.send.result;
-    } else {
-        d->op = SD_OP_SENDV;
-        cl_sendv_init(&d->u.sendv, &d->io, d->frame, d->frame_len, d->target->body,
-                      d->target->body_len, d->deadline);
-        WK_CO_AWAIT(d->co, &d->u.sendv, cx);
-        d->result = d->u.sendv.result;
-    }
+    else
+        wk_tcp_send_all2_init(&d->u.send, &d->io, d->frame, d->frame_len, d->target->body,
+                              d->target->body_len, d->deadline);
+    WK_CO_AWAIT(d->co, &d->u.send, cx);
+    d->result = d->u.send.result;
     sd_drop_op(d);
     if (d->result < 0)
         goto done;

@@ -54,27 +54,6 @@ typedef struct cl_target {
     uint64_t timeout_ns;          /* per request, connect to EOF; 0 for none */
 } cl_target;
 
-/* Sends a header and a body with sendmsg (two iovecs), across partial writes, waiting for
- * writability in the reactor, until an absolute deadline.  The runtime's send-all takes one
- * buffer; this saves a copy of a large shared body into every request and a second send
- * for it (which Nagle's algorithm could delay until the first was acknowledged).
- * result: 0, -ECONNRESET (EPIPE folded in, as the runtime does), -ETIMEDOUT or -errno. */
-typedef struct cl_sendv {
-    wk_future base;
-    wk_io *io;             /* borrowed: the connected socket */
-    uint64_t deadline;     /* absolute, CLOCK_MONOTONIC ns, or WK_DEADLINE_NEVER */
-    wk_timer timer;        /* armed at the deadline while waiting */
-    const uint8_t *head;   /* borrowed: the first piece (the frame header) */
-    size_t head_len;       /* its length */
-    const uint8_t *body;   /* borrowed: the second piece (field3) */
-    size_t body_len;       /* its length */
-    size_t sent;           /* bytes of head + body sent so far */
-    int result;            /* the output, once READY */
-} cl_sendv;
-
-void cl_sendv_init(cl_sendv *s, wk_io *io, const void *head, size_t head_len, const void *body,
-                   size_t body_len, uint64_t deadline);
-
 /* The request.  Output: result, and the reply bytes in reply[0..reply_len). */
 typedef struct cl_send_data {
     wk_future base;
@@ -85,8 +64,7 @@ typedef struct cl_send_data {
     wk_io io;                  /* the socket, owned; closed before READY */
     union {
         wk_tcp_connect connect;
-        wk_tcp_send_all send;   /* the frame when it fits inline */
-        cl_sendv sendv;         /* header inline, field3 from target->body */
+        wk_tcp_send_all send;   /* the frame, or its header inline and field3 from target->body */
         wk_tcp_wait wait;       /* for the reply to start arriving */
         wk_tcp_recv_to_eof recv;
     } u;                       /* the step in progress: one at a time, so they share room */

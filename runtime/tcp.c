@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tcp.h"
@@ -230,11 +231,35 @@ void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_stora
 
 /* ---- send-all ---- */
 
+/* Sends per poll before yielding: a multi-megabyte payload to a fast reader could
+ * otherwise keep the thread from every other task until it is all out. */
+#define SENDS_PER_POLL 16
+
+/* One send of what is left of the two pieces: bytes sent, or -1 with errno set. */
+static ssize_t send_rest(wk_tcp_send_all *s)
+{
+    if (s->sent >= s->len)
+        return send(s->op.io->fd, s->buf2 + (s->sent - s->len), s->len2 - (s->sent - s->len),
+                    MSG_NOSIGNAL);
+    if (s->len2 == 0)
+        return send(s->op.io->fd, s->buf + s->sent, s->len - s->sent, MSG_NOSIGNAL);
+    struct iovec iov[2] = {
+        {(void *)(s->buf + s->sent), s->len - s->sent},
+        {(void *)s->buf2, s->len2},
+    };
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    return sendmsg(s->op.io->fd, &msg, MSG_NOSIGNAL);
+}
+
 static wk_poll send_all_poll(wk_future *f, wk_context *cx)
 {
     wk_tcp_send_all *s = (wk_tcp_send_all *)f;
-    while (s->sent < s->len) {
-        ssize_t n = send(s->op.io->fd, s->buf + s->sent, s->len - s->sent, MSG_NOSIGNAL);
+    for (int calls = 0; s->sent < s->len + s->len2; calls++) {
+        if (calls == SENDS_PER_POLL) {
+            wk_waker_wake_by_ref(cx->waker); /* the rest after the other tasks */
+            return WK_PENDING;
+        }
+        ssize_t n = send_rest(s);
         if (n >= 0) {
             s->sent += (size_t)n;
             continue;
@@ -257,16 +282,24 @@ static wk_poll send_all_poll(wk_future *f, wk_context *cx)
     return WK_READY;
 }
 
-void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
-                          uint64_t deadline)
+void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                           const void *buf2, size_t len2, uint64_t deadline)
 {
     s->base.poll = send_all_poll;
     s->base.drop = op_drop;
     op_init(&s->op, io, deadline);
     s->buf = buf;
     s->len = len;
+    s->buf2 = buf2;
+    s->len2 = buf2 ? len2 : 0;
     s->sent = 0;
     s->result = 0;
+}
+
+void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                          uint64_t deadline)
+{
+    wk_tcp_send_all2_init(s, io, buf, len, NULL, 0, deadline);
 }
 
 /* ---- receive ---- */

@@ -86,17 +86,24 @@ typedef struct wk_tcp_accept {
 void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_storage *peer,
                         uint64_t deadline);
 
-/* send-all: writes every byte, across partial writes.  result: 0 or -errno. */
+/* send-all: writes every byte, across partial writes.  result: 0 or -errno.
+ * wk_tcp_send_all2_init sends two pieces as one stream (a header and a body kept apart,
+ * say), with sendmsg and two iovecs: no copy into one buffer, no second send that Nagle's
+ * algorithm could hold back until the first is acknowledged. */
 typedef struct wk_tcp_send_all {
     wk_future base;
     wk_tcp_op op;
-    const uint8_t *buf;
+    const uint8_t *buf;    /* the first piece */
     size_t len;
-    size_t sent;
+    const uint8_t *buf2;   /* the second piece, NULL when there is none */
+    size_t len2;
+    size_t sent;           /* bytes of both pieces sent so far */
     int result;
 } wk_tcp_send_all;
 void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
                           uint64_t deadline);
+void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                           const void *buf2, size_t len2, uint64_t deadline);
 
 /* receive-some: one successful read of at most cap bytes.  result: bytes read, 0 at EOF,
  * or -errno. */

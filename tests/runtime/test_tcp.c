@@ -25,6 +25,8 @@ typedef struct sender {
     wk_tcp_send_all send;
     const uint8_t *buf;
     size_t len;
+    const uint8_t *buf2; /* optional second piece */
+    size_t len2;
     int result;
 } sender;
 
@@ -32,7 +34,7 @@ static wk_poll sender_poll(wk_future *f, wk_context *cx)
 {
     sender *s = (sender *)f;
     WK_CO_BEGIN(s->co);
-    wk_tcp_send_all_init(&s->send, &s->io, s->buf, s->len, WK_DEADLINE_NEVER);
+    wk_tcp_send_all2_init(&s->send, &s->io, s->buf, s->len, s->buf2, s->len2, WK_DEADLINE_NEVER);
     WK_CO_AWAIT(s->co, &s->send, cx);
     s->result = s->send.result;
     wk_io_close(&s->io); /* EOF for the receiver */
@@ -102,6 +104,40 @@ START_TEST(send_all_16mib_and_eof)
     wk_executor_get_stats(ex, &st);
     ck_assert_uint_gt(st.polls, 4); /* it really waited: the payload did not fit at once */
     free(out);
+    free(in);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(send_all_two_pieces)
+{
+    /* A header and a 16 MiB body as one stream: partial writes inside either piece. */
+    wk_executor *ex;
+    ck_assert_int_eq(wk_executor_new(&ex), 0);
+    int sv[2];
+    nonblocking_pair(sv);
+    uint8_t head[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    uint8_t *body = malloc(PAYLOAD), *in = malloc(PAYLOAD + 11);
+    for (size_t i = 0; i < PAYLOAD; i++)
+        body[i] = (uint8_t)(i * 2654435761u >> 24);
+    sender s = {.base = {sender_poll, sender_drop}, .buf = head, .len = sizeof head,
+                .buf2 = body, .len2 = PAYLOAD};
+    wk_io_init(&s.io, sv[0]);
+    receiver r = {.base = {receiver_poll, receiver_drop}, .buf = in, .cap = PAYLOAD + 11};
+    wk_io_init(&r.io, sv[1]);
+    wk_task *hs, *hr;
+    ck_assert_int_eq(WK_SPAWN(ex, sender, &s, result, &hs), 0);
+    ck_assert_int_eq(WK_SPAWN(ex, receiver, &r, result, &hr), 0);
+    ck_assert_int_eq(wk_executor_run(ex), 0);
+    int sent = -1;
+    long got = -1;
+    ck_assert_int_eq(wk_join_try(hs, &sent), 0);
+    ck_assert_int_eq(wk_join_try(hr, &got), 0);
+    ck_assert_int_eq(sent, 0);
+    ck_assert_int_eq(got, (long)(PAYLOAD + sizeof head));
+    ck_assert(memcmp(in, head, sizeof head) == 0);
+    ck_assert(memcmp(in + sizeof head, body, PAYLOAD) == 0);
+    free(body);
     free(in);
     wk_executor_free(ex);
 }
@@ -381,6 +417,7 @@ int main(void)
     TCase *tc = tcase_create("tcp");
     tcase_set_timeout(tc, 100);
     tcase_add_test(tc, send_all_16mib_and_eof);
+    tcase_add_test(tc, send_all_two_pieces);
     tcase_add_test(tc, recv_to_eof_cap_exceeded);
     tcase_add_test(tc, recv_exact_and_some);
     tcase_add_test(tc, recv_times_out);
