@@ -82,12 +82,12 @@ static void lane_drop(wk_future *f)
 }
 
 /* ---- the spawner: lanes in batches ------------------------------------------------------
- * Spawning all 4,000 lanes up front would queue 4,000 first polls (each a socket and a
- * connect, about 25 us of kernel time on loopback) ahead of the first connect that
- * completes: every request would wait for the whole ramp before sending its frame, and its
- * latency would include the ramp.  The spawner spawns a batch, then yields to the back of
- * the run queue, behind the lanes whose connects completed meanwhile, so sends interleave
- * with connects the way they do when the connects come from a pool of threads. */
+ * Spawning all 4,000 lanes up front would queue 4,000 first polls (each a socket, a connect
+ * and a send, some 30 us of kernel time on loopback) ahead of everything else the executor
+ * has to do: a lane whose send had to wait, or whose reply arrived, would wait for the whole
+ * ramp.  (When connects still waited for the handshake before sending, every latency
+ * included the ramp: min 1,100 ms in the book's run.)  The spawner spawns a batch, then
+ * yields to the back of the run queue, behind the lanes that became ready meanwhile. */
 
 /* Lanes spawned per turn of the spawner: half the executor's poll budget, so that one pass
  * polls a batch of new lanes and still has room for the lanes that became ready. */
