@@ -418,6 +418,11 @@ static int wait_for_work(wk_executor *ex)
  * or they see the flag, and a connection is never left waiting beside a parked thread. */
 static int park(wk_executor *ex)
 {
+    if (ex->park_hook) {
+        ex->park_hook(ex->park_hook_arg);
+        if (has_ready_work(ex))
+            return 0; /* the hook spawned or woke something */
+    }
     AO_store_full(&ex->sleep_state, WK__PARKED);
     int r = has_ready_work(ex) ? 0 : reactor_wait(ex, 0);
     if (r != 0 || has_ready_work(ex)) {
@@ -433,6 +438,12 @@ static int park(wk_executor *ex)
     pthread_mutex_unlock(&ex->park_mutex);
     account(ex, &ex->stats.idle_ns);
     return WK_TURN_UNPARKED;
+}
+
+void wk_executor_on_park(wk_executor *ex, wk_park_hook_fn fn, void *arg)
+{
+    ex->park_hook = fn;
+    ex->park_hook_arg = arg;
 }
 
 int wk_executor_unpark(wk_executor *ex)

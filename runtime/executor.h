@@ -122,6 +122,13 @@ int wk_executor_add_wakeup_fd(wk_executor *ex, int fd);
  * calls this after handing it over.  Returns 1 when it unparked the thread. */
 int wk_executor_unpark(wk_executor *ex);
 
+/* Sets a function the executor's thread runs each time it is about to park (step 3 of
+ * wk_executor_turn: no task, no timer), before it raises its parked flag: the place for
+ * idle housekeeping, like Tokio's on_thread_park.  It may spawn or wake tasks; the thread
+ * then does not park.  NULL removes it.  Call on the executor's thread. */
+typedef void (*wk_park_hook_fn)(void *arg);
+void wk_executor_on_park(wk_executor *ex, wk_park_hook_fn fn, void *arg);
+
 /* Tasks spawned and not yet finished. */
 size_t wk_executor_task_count(const wk_executor *ex);
 

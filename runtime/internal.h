@@ -88,6 +88,8 @@ struct wk_executor {
     uint64_t last_switch;           /* when busy/idle accounting last changed state */
 
     int wakeup_fds;                 /* descriptors added with wk_executor_add_wakeup_fd */
+    void (*park_hook)(void *);      /* wk_executor_on_park */
+    void *park_hook_arg;
 
     /* Tags for epoll data pointers that are not a wk_io. */
     char evfd_tag;

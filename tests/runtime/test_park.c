@@ -202,6 +202,84 @@ START_TEST(unpark_wakes_parked_thread)
 }
 END_TEST
 
+/* ---- the park hook: runs before each park; work it creates cancels the park ---- */
+typedef struct flag_task {
+    wk_future base;
+    int *ran;
+} flag_task;
+
+static wk_poll flag_task_poll(wk_future *f, wk_context *cx)
+{
+    (void)cx;
+    (*((flag_task *)f)->ran)++;
+    return WK_READY;
+}
+
+typedef struct hook_state {
+    wk_executor *ex;
+    int calls;
+    int task_ran;
+} hook_state;
+
+static void spawning_hook(void *arg)
+{
+    hook_state *h = arg;
+    /* The first time, hand the executor work: it must not park then. */
+    if (h->calls++ == 0) {
+        flag_task t = {{flag_task_poll, NULL}, &h->task_ran};
+        ck_assert_int_eq(WK_SPAWN_DETACHED(h->ex, flag_task, &t), 0);
+    }
+}
+
+static void *turn_twice(void *arg)
+{
+    hook_state *h = arg;
+    int first = wk_executor_turn(h->ex, WK_TURN_WAIT | WK_TURN_PARK);
+    if (first != 0 || h->calls != 1 || h->task_ran != 0)
+        return (void *)(intptr_t)-1000; /* parked, or the hook ran twice, or the task ran */
+    /* Runs the task the hook spawned; then, empty again, calls the hook and parks. */
+    return (void *)(intptr_t)wk_executor_turn(h->ex, WK_TURN_WAIT | WK_TURN_PARK);
+}
+
+START_TEST(park_hook_runs_before_parking)
+{
+    hook_state h = {0};
+    ck_assert_int_eq(wk_executor_new(&h.ex), 0);
+    wk_executor_on_park(h.ex, spawning_hook, &h);
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, turn_twice, &h), 0);
+    int done = 0;
+    for (int i = 0; i < 10000 && !done; i++) {
+        done = wk_executor_unpark(h.ex);
+        if (!done)
+            usleep(1000);
+    }
+    ck_assert_msg(done, "the thread never parked");
+    void *r;
+    pthread_join(thread, &r);
+    ck_assert_int_eq((int)(intptr_t)r, WK_TURN_UNPARKED);
+    ck_assert_int_eq(h.calls, 2);
+    ck_assert_int_eq(h.task_ran, 1);
+    wk_executor_stats st;
+    wk_executor_get_stats(h.ex, &st);
+    ck_assert_uint_eq(st.parks, 1); /* the first turn did not park */
+
+    /* Removed, it is not called again. */
+    wk_executor_on_park(h.ex, NULL, NULL);
+    ck_assert_int_eq(pthread_create(&thread, NULL, park_once, h.ex), 0);
+    done = 0;
+    for (int i = 0; i < 10000 && !done; i++) {
+        done = wk_executor_unpark(h.ex);
+        if (!done)
+            usleep(1000);
+    }
+    ck_assert_msg(done, "the thread never parked");
+    pthread_join(thread, &r);
+    ck_assert_int_eq(h.calls, 2);
+    wk_executor_free(h.ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("park");
@@ -209,6 +287,7 @@ int main(void)
     tcase_set_timeout(tc, 220);
     tcase_add_test(tc, remote_wake_reaches_epoll_waiter);
     tcase_add_test(tc, unpark_wakes_parked_thread);
+    tcase_add_test(tc, park_hook_runs_before_parking);
     tcase_add_test(tc, park_unpark_stress);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
