@@ -193,6 +193,8 @@ static wk_poll read_frame(struct conn *c, struct worker *w, wk_context *cx)
     for (int i = 0; i < READS_PER_POLL; i++) {
         ssize_t n = recv(c->io.fd, w->scratch, WORKER_SCRATCH_SIZE, 0);
         if (n > 0) {
+            if ((size_t)n > w->scratch_touched)
+                w->scratch_touched = (size_t)n;
             /* Bytes past the frame are the peer's business: one request per connection. */
             int st = dl_decoder_feed(&c->u.rd.dec, w->scratch, (size_t)n, NULL, NULL);
             if (st == DL_DECODE_COMPLETE) {

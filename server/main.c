@@ -11,6 +11,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "acceptor.h"
 #include "cli.h"
@@ -68,6 +71,15 @@ int main(int argc, char **argv)
     case OPTIONS_EXIT_USAGE:
         return 2;
     }
+
+#ifdef __GLIBC__
+    /* The workers hand freed memory back when they go idle (worker_on_park).  By default
+     * glibc keeps the top 128 KiB (M_TOP_PAD) of each thread's arena and trims it only when
+     * it reaches 128 KiB more: up to 256 KiB per worker that stays resident after a burst,
+     * more or less of it from one burst to the next.  Keep no pad, and trim from 64 KiB. */
+    mallopt(M_TOP_PAD, 0);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+#endif
 
     /* Signals: SIGPIPE ignored (sends use MSG_NOSIGNAL anyway); the three we act on are
      * blocked here, before any thread exists, so every thread inherits the mask and they

@@ -31,6 +31,7 @@ struct worker_counters {
     AO_t bad_frames;  /* too large, invalid UTF-8, cut short by EOF */
     AO_t timeouts;    /* no whole frame (or reply) within the timeout */
     AO_t resets;      /* peer reset or vanished, or another socket error */
+    AO_t idle_trims;  /* times the worker gave memory back before parking */
 };
 
 struct worker {
@@ -46,6 +47,8 @@ struct worker {
     int init_err;              /* set by the thread before it reports ready: 0 or -errno */
     /* The worker thread's own, nobody else reads them: */
     uint64_t open;             /* connections spawned and not yet closed */
+    uint64_t closed_since_trim; /* connections closed since worker_on_park last trimmed */
+    size_t scratch_touched;    /* largest read into scratch since worker_on_park released it */
     int stopping;              /* the shutdown marker has been read */
     /* Held by main while it writes the shutdown marker and unparks the worker, and taken
      * by the worker before it frees its executor: the worker can read the marker before
