@@ -132,6 +132,9 @@ class Server:
         return int(rest[11]) + int(rest[12])  # utime, stime: fields 14 and 15
 
     def fd_count(self):
+        if self.proc.poll() is not None:  # gone (or a zombie, whose fd list is empty)
+            raise AssertionError(f"server exited ({self.proc.returncode}) unexpectedly: "
+                                 f"{self.stderr()[-3000:]!r}")
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
     def wait_connections(self, n, timeout=5.0):
