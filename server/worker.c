@@ -81,7 +81,7 @@ void worker_conn_done(struct worker *w)
 {
     server_conn_closed(w->srv);
     w->open--;
-    w->closed_since_trim++;
+    w->trim_due = 1;
     /* Draining, the loop waits in epoll with no timeout but the drain timer's; when the
      * last connection is done, make that timer expire now so the loop sees it. */
     if (w->stopping && w->open == 0)
@@ -170,9 +170,9 @@ static void worker_on_park(void *arg)
         madvise(w->scratch + scratch_keep, WORKER_SCRATCH_SIZE - scratch_keep, MADV_DONTNEED);
         w->scratch_touched = 0;
     }
-    if (w->closed_since_trim == 0)
+    if (!w->trim_due)
         return;
-    w->closed_since_trim = 0;
+    w->trim_due = 0;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

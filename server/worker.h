@@ -47,7 +47,7 @@ struct worker {
     int init_err;              /* set by the thread before it reports ready: 0 or -errno */
     /* The worker thread's own, nobody else reads them: */
     uint64_t open;             /* connections spawned and not yet closed */
-    uint64_t closed_since_trim; /* connections closed since worker_on_park last trimmed */
+    int trim_due;              /* a connection closed since worker_on_park last trimmed */
     size_t scratch_touched;    /* largest read into scratch since worker_on_park released it */
     int stopping;              /* the shutdown marker has been read */
     /* Held by main while it writes the shutdown marker and unparks the worker, and taken

@@ -50,47 +50,6 @@ size_t ref_utf8_encode(uint32_t cp, uint8_t *out)
     return 4;
 }
 
-/* Decodes by the bit patterns, then rejects what the shortest form, the surrogate range
- * and the U+10FFFF ceiling forbid: a different route to the same answer as utf8.c. */
-int ref_utf8_valid(const uint8_t *s, size_t len)
-{
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t i = 0;
-
-    while (i < len) {
-        uint8_t b = s[i];
-        size_t n;
-        uint32_t cp;
-
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xE0) == 0xC0) {
-            n = 2;
-            cp = b & 0x1F;
-        } else if ((b & 0xF0) == 0xE0) {
-            n = 3;
-            cp = b & 0x0F;
-        } else if ((b & 0xF8) == 0xF0) {
-            n = 4;
-            cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i < n)
-            return 0;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n;
-    }
-    return 1;
-}
-
 static uint32_t rand_cp(rng *r, size_t room)
 {
     for (;;) {

@@ -21,8 +21,9 @@ uint64_t rng_below(rng *r, uint64_t n);
  * 0x10FFFF, surrogates included) in 1..4 bytes into out and returns the byte count. */
 size_t ref_utf8_encode(uint32_t cp, uint8_t *out);
 
-/* Reference validator, decoding code points the slow and obvious way. */
-int ref_utf8_valid(const uint8_t *s, size_t len);
+/* The reference validator, ref_utf8_valid, is the fuzz targets' (decoding code points the
+ * slow and obvious way): one reference for both. */
+#include "../fuzz/reference.h"
 
 /* Fills out with random well-formed UTF-8 (ASCII, 2-, 3- and 4-byte characters) of
  * exactly len bytes. */

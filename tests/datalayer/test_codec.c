@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "../check_run.h"
 
 /* Serialises msg with dl_serialize and checks the exact bytes; then decodes them back. */
 static void check_golden(const dl_data *msg, const uint8_t *want, size_t want_len)
@@ -351,11 +352,5 @@ static Suite *codec_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(codec_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(codec_suite());
 }

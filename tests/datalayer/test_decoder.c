@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "../check_run.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -572,11 +573,5 @@ static Suite *decoder_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(decoder_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(decoder_suite());
 }

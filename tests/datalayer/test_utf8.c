@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "../check_run.h"
 
 typedef struct seq {
     const char *name;
@@ -337,11 +338,5 @@ static Suite *utf8_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(utf8_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(utf8_suite());
 }

@@ -608,51 +608,22 @@ class Hostile(threading.Thread):
         self.bad_length(kind, self.o.max_frame + 1)
 
     def bad_length(self, kind, n):
-        s = self.connect(kind)
-        if s is None:
-            return
-        try:
-            try:
-                s.sendall(frame(b"", length=n) + os.urandom(self.rng.randrange(0, 64)))
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.expect(s, kind, False, f"length {n:#x}")
-        finally:
-            s.close()
+        self.send_and_expect(kind, frame(b"", length=n) + os.urandom(self.rng.randrange(0, 64)),
+                             False, f"length {n:#x}")
 
     # Random bytes, then a half-close: a reply only if they happen to start with a whole
     # valid frame.
     def k_garbage(self, kind):
-        s = self.connect(kind)
-        if s is None:
-            return
-        try:
-            data = os.urandom(self.rng.randrange(1, 300))
-            if self.rng.random() < 0.5:  # a plausible length, so the body is read too
-                data = data[:6] + struct.pack("<I", self.rng.randrange(0, 64)) + data[10:]
-            try:
-                s.sendall(data)
-                s.shutdown(socket.SHUT_WR)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.expect(s, kind, first_frame_valid(data, self.o.max_frame), "garbage")
-        finally:
-            s.close()
+        data = os.urandom(self.rng.randrange(1, 300))
+        if self.rng.random() < 0.5:  # a plausible length, so the body is read too
+            data = data[:6] + struct.pack("<I", self.rng.randrange(0, 64)) + data[10:]
+        self.send_and_expect(kind, data, first_frame_valid(data, self.o.max_frame), "garbage",
+                             shut_wr=True)
 
     def k_bad_utf8(self, kind):
-        s = self.connect(kind)
-        if s is None:
-            return
-        try:
-            bad = self.rng.choice(BAD_UTF8)
-            text = b"abc"[:self.rng.randrange(0, 4)] + bad
-            try:
-                s.sendall(frame(text))
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.expect(s, kind, False, f"invalid UTF-8 {bad!r}")
-        finally:
-            s.close()
+        bad = self.rng.choice(BAD_UTF8)
+        text = b"abc"[:self.rng.randrange(0, 4)] + bad
+        self.send_and_expect(kind, frame(text), False, f"invalid UTF-8 {bad!r}")
 
     # A reset (SO_LINGER 0) at a random point: before sending, inside the frame, or after
     # it while the server sleeps on it.
@@ -675,29 +646,31 @@ class Hostile(threading.Thread):
     # shutdown(SHUT_WR) at a random point: before the frame is whole there is no reply;
     # after it, the server answers (a half-closed peer can still read).
     def k_half_close(self, kind):
-        s = self.connect(kind)
-        if s is None:
-            return
-        try:
-            data = self.good_frame()
-            cut = self.rng.randrange(0, len(data) + 1)
-            try:
-                if cut:
-                    s.sendall(data[:cut])
-                s.shutdown(socket.SHUT_WR)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            self.expect(s, kind, cut == len(data), f"half-closed after {cut} of {len(data)}")
-        finally:
-            s.close()
+        data = self.good_frame()
+        cut = self.rng.randrange(0, len(data) + 1)
+        self.send_and_expect(kind, data[:cut], cut == len(data),
+                             f"half-closed after {cut} of {len(data)}", shut_wr=True)
 
     # Connects and never sends: the server must close it at its read timeout.
     def k_silent(self, kind):
+        self.send_and_expect(kind, b"", False, "silent")
+
+    def send_and_expect(self, kind, data, want_reply, what, shut_wr=False):
+        """Connects, sends data (if any; then shutdown(SHUT_WR) with shut_wr) and judges
+        what comes back with expect().  A server that closes first is not an error here:
+        expect() judges it."""
         s = self.connect(kind)
         if s is None:
             return
         try:
-            self.expect(s, kind, False, "silent")
+            try:
+                if data:
+                    s.sendall(data)
+                if shut_wr:
+                    s.shutdown(socket.SHUT_WR)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.expect(s, kind, want_reply, what)
         finally:
             s.close()
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "wakeful.h"
+#include "../check_run.h"
 
 /* ---- the book's CountingFuture, counting its polls ---- */
 typedef struct counting_future {
@@ -418,9 +419,5 @@ int main(void)
     tcase_add_test(tc, spawn_rejects_bad_layout);
     tcase_add_test(tc, stale_root_wake_does_not_spin);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

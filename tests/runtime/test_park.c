@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "wakeful.h"
+#include "../check_run.h"
 
 /* Waits on a semaphore for at most 10 s; returns 0, or -1 on timeout. */
 static int sem_wait_bounded(sem_t *s)
@@ -171,6 +172,19 @@ START_TEST(park_unpark_stress)
 END_TEST
 
 /* ---- a parked executor, woken by unpark alone ---- */
+
+/* Keeps unparking ex until a call finds its thread parked (it may not have parked yet):
+ * at most 10 s, then the test fails. */
+static void unpark_once_parked(wk_executor *ex)
+{
+    int done = 0;
+    for (int i = 0; i < 10000 && !done; i++) {
+        done = wk_executor_unpark(ex);
+        if (!done)
+            usleep(1000);
+    }
+    ck_assert_msg(done, "the thread never parked");
+}
 static void *park_once(void *arg)
 {
     wk_executor *ex = arg;
@@ -184,14 +198,7 @@ START_TEST(unpark_wakes_parked_thread)
     ck_assert_int_eq(wk_executor_new(&ex), 0);
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, park_once, ex), 0);
-    /* Keep unparking until it took (the thread may not have parked yet): bounded. */
-    int done = 0;
-    for (int i = 0; i < 10000 && !done; i++) {
-        done = wk_executor_unpark(ex);
-        if (!done)
-            usleep(1000);
-    }
-    ck_assert_msg(done, "the thread never parked");
+    unpark_once_parked(ex);
     void *r;
     pthread_join(thread, &r);
     ck_assert_int_eq((int)(intptr_t)r, WK_TURN_UNPARKED);
@@ -248,13 +255,7 @@ START_TEST(park_hook_runs_before_parking)
     wk_executor_on_park(h.ex, spawning_hook, &h);
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, turn_twice, &h), 0);
-    int done = 0;
-    for (int i = 0; i < 10000 && !done; i++) {
-        done = wk_executor_unpark(h.ex);
-        if (!done)
-            usleep(1000);
-    }
-    ck_assert_msg(done, "the thread never parked");
+    unpark_once_parked(h.ex);
     void *r;
     pthread_join(thread, &r);
     ck_assert_int_eq((int)(intptr_t)r, WK_TURN_UNPARKED);
@@ -267,13 +268,7 @@ START_TEST(park_hook_runs_before_parking)
     /* Removed, it is not called again. */
     wk_executor_on_park(h.ex, NULL, NULL);
     ck_assert_int_eq(pthread_create(&thread, NULL, park_once, h.ex), 0);
-    done = 0;
-    for (int i = 0; i < 10000 && !done; i++) {
-        done = wk_executor_unpark(h.ex);
-        if (!done)
-            usleep(1000);
-    }
-    ck_assert_msg(done, "the thread never parked");
+    unpark_once_parked(h.ex);
     pthread_join(thread, &r);
     ck_assert_int_eq(h.calls, 2);
     wk_executor_free(h.ex);
@@ -290,9 +285,5 @@ int main(void)
     tcase_add_test(tc, park_hook_runs_before_parking);
     tcase_add_test(tc, park_unpark_stress);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "wakeful.h"
+#include "../check_run.h"
 
 #define PAYLOAD (16u << 20) /* 16 MiB: far more than a socket buffer, so writes are partial */
 
@@ -76,18 +77,18 @@ static void receiver_drop(wk_future *f)
     wk_io_close(&r->io);
 }
 
-START_TEST(send_all_16mib_and_eof)
+/* Sends head (and body, when not NULL) from one end of a fresh non-blocking pair and
+ * receives to EOF into in[0..cap) at the other, two tasks on ex; returns the receiver's
+ * result and checks that the sender's was 0. */
+static long send_and_receive(wk_executor *ex, const uint8_t *head, size_t head_len,
+                             const uint8_t *body, size_t body_len, uint8_t *in, size_t cap)
 {
-    wk_executor *ex;
-    ck_assert_int_eq(wk_executor_new(&ex), 0);
     int sv[2];
     nonblocking_pair(sv);
-    uint8_t *out = malloc(PAYLOAD), *in = malloc(PAYLOAD + 1);
-    for (size_t i = 0; i < PAYLOAD; i++)
-        out[i] = (uint8_t)(i * 2654435761u >> 24);
-    sender s = {.base = {sender_poll, sender_drop}, .buf = out, .len = PAYLOAD};
+    sender s = {.base = {sender_poll, sender_drop}, .buf = head, .len = head_len,
+                .buf2 = body, .len2 = body_len};
     wk_io_init(&s.io, sv[0]);
-    receiver r = {.base = {receiver_poll, receiver_drop}, .buf = in, .cap = PAYLOAD + 1};
+    receiver r = {.base = {receiver_poll, receiver_drop}, .buf = in, .cap = cap};
     wk_io_init(&r.io, sv[1]);
     wk_task *hs, *hr;
     ck_assert_int_eq(WK_SPAWN(ex, sender, &s, result, &hs), 0);
@@ -98,6 +99,17 @@ START_TEST(send_all_16mib_and_eof)
     ck_assert_int_eq(wk_join_try(hs, &sent), 0);
     ck_assert_int_eq(wk_join_try(hr, &got), 0);
     ck_assert_int_eq(sent, 0);
+    return got;
+}
+
+START_TEST(send_all_16mib_and_eof)
+{
+    wk_executor *ex;
+    ck_assert_int_eq(wk_executor_new(&ex), 0);
+    uint8_t *out = malloc(PAYLOAD), *in = malloc(PAYLOAD + 1);
+    for (size_t i = 0; i < PAYLOAD; i++)
+        out[i] = (uint8_t)(i * 2654435761u >> 24);
+    long got = send_and_receive(ex, out, PAYLOAD, NULL, 0, in, PAYLOAD + 1);
     ck_assert_int_eq(got, (long)PAYLOAD);
     ck_assert(memcmp(in, out, PAYLOAD) == 0);
     wk_executor_stats st;
@@ -114,26 +126,11 @@ START_TEST(send_all_two_pieces)
     /* A header and a 16 MiB body as one stream: partial writes inside either piece. */
     wk_executor *ex;
     ck_assert_int_eq(wk_executor_new(&ex), 0);
-    int sv[2];
-    nonblocking_pair(sv);
     uint8_t head[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     uint8_t *body = malloc(PAYLOAD), *in = malloc(PAYLOAD + 11);
     for (size_t i = 0; i < PAYLOAD; i++)
         body[i] = (uint8_t)(i * 2654435761u >> 24);
-    sender s = {.base = {sender_poll, sender_drop}, .buf = head, .len = sizeof head,
-                .buf2 = body, .len2 = PAYLOAD};
-    wk_io_init(&s.io, sv[0]);
-    receiver r = {.base = {receiver_poll, receiver_drop}, .buf = in, .cap = PAYLOAD + 11};
-    wk_io_init(&r.io, sv[1]);
-    wk_task *hs, *hr;
-    ck_assert_int_eq(WK_SPAWN(ex, sender, &s, result, &hs), 0);
-    ck_assert_int_eq(WK_SPAWN(ex, receiver, &r, result, &hr), 0);
-    ck_assert_int_eq(wk_executor_run(ex), 0);
-    int sent = -1;
-    long got = -1;
-    ck_assert_int_eq(wk_join_try(hs, &sent), 0);
-    ck_assert_int_eq(wk_join_try(hr, &got), 0);
-    ck_assert_int_eq(sent, 0);
+    long got = send_and_receive(ex, head, sizeof head, body, PAYLOAD, in, PAYLOAD + 11);
     ck_assert_int_eq(got, (long)(PAYLOAD + sizeof head));
     ck_assert(memcmp(in, head, sizeof head) == 0);
     ck_assert(memcmp(in + sizeof head, body, PAYLOAD) == 0);
@@ -428,9 +425,5 @@ int main(void)
     tcase_add_test(tc, wait_registers_then_wakes_or_times_out);
     tcase_add_test(tc, address_parsing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -6,6 +6,7 @@
 
 #include "heap.h"
 #include "wakeful.h"
+#include "../check_run.h"
 
 /* ---- the heap on its own, against a sorted reference ---- */
 typedef struct item {
@@ -272,9 +273,5 @@ int main(void)
     tcase_add_test(tc, cancelled_sleep_leaves_heap);
     tcase_add_test(tc, sleep_without_executor_is_an_error);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -5,6 +5,7 @@
 
 #include "counting_waker.h"
 #include "wakeful.h"
+#include "../check_run.h"
 
 START_TEST(clone_drop_balance)
 {
@@ -141,9 +142,5 @@ int main(void)
     tcase_add_test(tc, wake_after_finish_is_harmless);
     tcase_add_test(tc, noop_waker_does_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

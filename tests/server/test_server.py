@@ -268,16 +268,23 @@ def many(addr, n, payload=b"Hello, server! 1", deadline_s=30.0):
     reply concurrently.  Returns a list of (reply, how, t_sent, t_done)."""
     socks, sent = [], []
     try:
-        for _ in range(n):
-            s = connect(addr)
-            s.sendall(frame(payload))
-            sent.append(time.monotonic())
-            s.setblocking(False)
-            socks.append(s)
+        send_frames(addr, n, socks, sent, payload)
         return collect(socks, sent, deadline_s)
     finally:
         for s in socks:
             s.close()
+
+
+def send_frames(addr, n, socks, sent, payload=b"Hello, server! 1"):
+    """Opens n connections, sends each a frame, and appends to socks (non-blocking from
+    then on) and sent (when its frame went out): the caller's lists, so that the caller
+    closes whatever was opened even if this fails half-way."""
+    for _ in range(n):
+        s = connect(addr)
+        socks.append(s)
+        s.sendall(frame(payload))
+        sent.append(time.monotonic())
+        s.setblocking(False)
 
 
 def collect(socks, sent, deadline_s):
@@ -398,12 +405,7 @@ def case_sleeping_cpu(binary):
     srv = Server(binary, "--sleep-ms", "2000")
     socks, sent = [], []
     try:
-        for _ in range(1000):
-            s = connect(srv.addr())
-            s.sendall(frame())
-            sent.append(time.monotonic())
-            s.setblocking(False)
-            socks.append(s)
+        send_frames(srv.addr(), 1000, socks, sent)
         first, last = sent[0], sent[-1]
         log(f"1000 frames sent in {last - first:.3f} s")
         check(last - first < 1.4, "sending 1000 frames took too long to leave a window")
@@ -654,12 +656,7 @@ def case_sigterm_drain(binary):
     srv = Server(binary, "--workers", "3", "--sleep-ms", "1500")
     socks, sent = [], []
     try:
-        for _ in range(100):
-            s = connect(srv.addr())
-            s.sendall(frame())
-            sent.append(time.monotonic())
-            s.setblocking(False)
-            socks.append(s)
+        send_frames(srv.addr(), 100, socks, sent)
         srv.wait_connections(100)  # all accepted, read and asleep
         t = time.monotonic()
         srv.send_signal(signal.SIGTERM)
@@ -688,12 +685,7 @@ def case_drain_deadline(binary):
     srv = Server(binary, "--sleep-ms", "10000", "--drain-ms", "300")
     socks, sent = [], []
     try:
-        for _ in range(10):
-            s = connect(srv.addr())
-            s.sendall(frame())
-            sent.append(time.monotonic())
-            s.setblocking(False)
-            socks.append(s)
+        send_frames(srv.addr(), 10, socks, sent)
         srv.wait_connections(10)
         time.sleep(0.1)  # and read (cancelled either way, asleep or not)
         t = time.monotonic()
