@@ -5,14 +5,23 @@
  * (char::escape_debug_ext with escape_grapheme_extended: true for every character).
  *
  * The table below is not a transcription of those sources but their result: it was
- * generated with rustc 1.95.0 (59807616e 2026-04-14) by formatting every code point
- * U+0000..U+10FFFF as a one-character string with `format!("{:?}", c.to_string())` and
- * keeping those whose output begins with `"\u{`, merged into inclusive ranges (the
- * surrogates U+D800..U+DFFF, which a str cannot hold, are counted in so that ranges merge
- * across them).  Probing the compiler rather than copying its tables means the two cannot
- * disagree, whichever Unicode version that rustc carries (Unicode 17 for 1.95); to move to
- * a later Rust, run the same loop with it and replace the table.  The C code was checked
- * against the same rustc on all 1,112,064 scalar values.
+ * generated with rustc 1.95.0 (59807616e 2026-04-14) by formatting every code point as a
+ * one-character string and keeping those that come out as `"\u{...}"`,
+ *
+ *     for cp in 0..=0x10ffffu32 {
+ *         if let Some(c) = char::from_u32(cp) {
+ *             if format!("{:?}", c.to_string()).starts_with("\"\\u{") { ... }
+ *         }
+ *     }
+ *
+ * merged into inclusive ranges (the surrogates U+D800..U+DFFF, which a str cannot hold,
+ * are counted in so that ranges merge across them).  Probing the compiler rather than
+ * copying its tables means the two cannot disagree, whichever Unicode version that
+ * rustc carries (the tables change between Rust releases as Unicode grows: 1.95 prints
+ * U+2B73A..U+2B73F, which other versions of printable.rs escape).  To move to another
+ * Rust, run the loop with it, replace the table, and update the fingerprint in
+ * tests/server/test_debug_str.c.  This C code was checked against the same rustc on all
+ * 1,112,064 scalar values, each after a letter and doubled ("a" c c).
  *
  * Cost: 908 ranges, 7 KiB of read-only data, at most 10 comparisons per non-ASCII
  * character (binary search); printable ASCII never reaches the table. */
