@@ -249,7 +249,7 @@ def cmd_bench(args, bench, plt):
 
     metrics = [("rps", "requests/s", "%.0f"), ("cpu_us", "server CPU µs/request", "%.1f")]
     fig, axes = plt.subplots(len(metrics), len(workloads), squeeze=False,
-                             figsize=(4.2 * len(workloads), 7.5), dpi=100)
+                             figsize=(max(4.2 * len(workloads), 9), 7.8), dpi=100)
     width = 0.8 / len(servers)
     for col, w in enumerate(workloads):
         for row, (key, label, fmt) in enumerate(metrics):
@@ -276,10 +276,11 @@ def cmd_bench(args, bench, plt):
                 ax.set_title(w)
             if col == 0:
                 ax.set_ylabel(label)
-    fig.legend(loc="upper right", ncol=len(servers), fontsize=9)
+    # Below the charts: above them it would collide with a long title on a narrow figure.
+    fig.legend(loc="lower center", ncol=len(servers), fontsize=9)
     fig.suptitle(args.title or "%s (loader %s; median of rounds, whiskers min-max)"
                  % (os.path.basename(args.csv), loader), x=0.02, ha="left", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     fig.savefig(args.out)
 
 
