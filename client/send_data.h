@@ -58,7 +58,7 @@ typedef struct cl_target {
 typedef struct cl_send_data {
     wk_future base;
     int co;                    /* the coroutine's resume point (coro.h) */
-    int op;                    /* which member of `u` is live, for drop (SD_OP_* in .c) */
+    wk_future *step;           /* the member of `u` in flight, NULL when none: for drop */
     const cl_target *target;   /* borrowed, shared by every request */
     uint64_t deadline;         /* absolute, shared by connect, send and receive */
     wk_io io;                  /* the socket, owned; closed before READY */
