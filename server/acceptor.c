@@ -109,7 +109,7 @@ static void dispatch_one(struct acceptor *a, const struct dispatch_rec *rec)
         unsigned i = (a->next + k) % srv->nworkers;
         if (pipe_put(srv, i, rec, 1)) {
             a->next = (i + 1) % srv->nworkers;
-            /* After the write (DESIGN-NOTES §1): a worker that parked before seeing it
+            /* After the write (docs/design.md#park): a worker that parked before seeing it
              * is woken here; one that is in epoll sees its pipe readable. */
             wk_executor_unpark(srv->workers[i].ex);
             return;

@@ -1,6 +1,6 @@
 /* server/worker.c: the worker threads.
  *
- * A worker's loop (DESIGN-NOTES §1, the parking half of it done by wk_executor_turn):
+ * A worker's loop (docs/design.md#loop, the parking half of it done by wk_executor_turn):
  *   1. when the pipe may hold something, read a bounded batch of descriptors and spawn a
  *      handle_client task for each;
  *   2. one executor turn: poll the ready tasks; then, if the executor holds no task, park
