@@ -241,10 +241,12 @@ static void expect_abort(void (*misuse)(char *line, size_t size), const char *wh
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-                  "%s: the child did not abort (status 0x%x, stderr \"%s\")", what, status, out);
+                  "%s: the child did not abort (status 0x%x, stderr \"%s\")", what, status,
+                  out);
 
     misuse(want, sizeof want);
-    ck_assert_msg(strstr(out, "wakeful: coroutine at ") != NULL, "%s: stderr \"%s\"", what, out);
+    ck_assert_msg(strstr(out, "wakeful: coroutine at ") != NULL, "%s: stderr \"%s\"", what,
+                  out);
     ck_assert_msg(strstr(out, want) != NULL, "%s: stderr \"%s\" lacks \"%s\"", what, out, want);
 
     int devnull = open("/dev/null", O_WRONLY);
