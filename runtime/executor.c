@@ -1,7 +1,7 @@
 /* runtime/executor.c: tasks, the run queues, waking, and the loop (poll, epoll, park).
  * The shape of one pass is in executor.h (wk_executor_turn); the two delicate spots, a
  * task woken while it runs and a thread that parks while work arrives, are explained where
- * they are handled (and in shared/DESIGN-NOTES.md). */
+ * they are handled (and in docs/design.md#wake-while-running and #park). */
 #include "internal.h"
 
 #include <errno.h>
