@@ -135,3 +135,25 @@ void wk_join_init(wk_join *j, wk_task *handle, void *out)
     j->out = out;
     j->result = 0;
 }
+
+/* ---- abort ---- */
+
+int wk_task_abort(wk_task *t)
+{
+    /* CANCELLED is both the request and the outcome: once it is set before COMPLETE, the
+     * joiner sees -ECANCELED whatever the task does next, so the caller's answer (0) tells
+     * it what the join will report. */
+    AO_t s = AO_load_full(&t->state);
+    for (;;) {
+        if (s & (WK__COMPLETE | WK__CANCELLED))
+            return -EALREADY;
+        AO_t seen = AO_fetch_compare_and_swap_full(&t->state, s, s | WK__CANCELLED);
+        if (seen == s)
+            break;
+        s = seen;
+    }
+    /* Queue it like any wake: from another thread this writes the executor's eventfd; while
+     * the task runs it only marks NOTIFIED and the executor re-queues it after the poll. */
+    wk__task_schedule(t);
+    return 0;
+}
