@@ -55,6 +55,20 @@ START_TEST(localhost)
 }
 END_TEST
 
+START_TEST(through_getaddrinfo)
+{
+    /* "127.1" is no literal for inet_pton (the fast path) but getaddrinfo reads it as
+     * inet_aton does, without any network: the real lookup path, port set by us. */
+    wk_address a[4];
+    ck_assert_int_eq(wk_resolve("127.1", 5353, AF_UNSPEC, 0, a, 4), 1);
+    assert_addr(&a[0], "127.0.0.1:5353");
+    ck_assert_uint_eq(a[0].len, sizeof(struct sockaddr_in));
+    ck_assert_int_eq(wk_resolve("0x7f000001", 7, AF_INET, SOCK_DGRAM, a, 4), 1);
+    assert_addr(&a[0], "127.0.0.1:7");
+    ck_assert_int_eq(wk_resolve("127.1", 7, AF_INET6, 0, a, 4), -ENXIO);
+}
+END_TEST
+
 START_TEST(no_such_host)
 {
     wk_address a[4];
@@ -84,6 +98,7 @@ int main(void)
     tcase_add_test(tc, ipv4_literal);
     tcase_add_test(tc, ipv6_literal);
     tcase_add_test(tc, localhost);
+    tcase_add_test(tc, through_getaddrinfo);
     tcase_add_test(tc, no_such_host);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

@@ -8,8 +8,8 @@
  *
  * Threads: an executor is driven by one thread at a time, the one inside one of the run
  * functions below; spawn and the run functions are for that thread (or any thread while
- * nobody drives it).  Wakers, wk_executor_unpark, wk_executor_get_stats and the blocking
- * join work from any thread.
+ * nobody drives it).  Wakers, wk_executor_unpark, wk_executor_get_stats, wk_task_abort
+ * and the blocking join work from any thread.
  *
  * Errors are negative errno values (see errors.h). */
 #ifndef WAKEFUL_EXECUTOR_H
