@@ -14,8 +14,7 @@
 
 #include <wakeful/wakeful.h>
 #include "../check_run.h"
-#include "fd_count.h"
-#include "internal.h"
+#include "helpers.h"
 
 /* ---- a task blocked in recv on a socketpair; its drop closes its wk_io ---- */
 typedef struct reader {
@@ -149,10 +148,7 @@ START_TEST(abort_from_another_thread)
     ck_assert_int_eq(WK_SPAWN(ex, sleeper, &s, result, &h), 0);
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, run_executor, ex), 0);
-    /* Wait (bounded) until the executor thread sleeps in epoll_wait with the timer armed. */
-    for (int i = 0; i < 5000 && AO_load_full(&ex->sleep_state) != WK__WAITING; i++)
-        usleep(1000);
-    ck_assert_uint_eq(AO_load_full(&ex->sleep_state), WK__WAITING);
+    wait_until_executor_waits(ex);
 
     uint64_t t0 = wk_now_ns();
     ck_assert_int_eq(wk_task_abort(h), 0);

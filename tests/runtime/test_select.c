@@ -259,6 +259,16 @@ static void ticker_drop(wk_future *f)
     wk_io_close(&t->io);
 }
 
+static ticker make_ticker(int fd)
+{
+    ticker t;
+    memset(&t, 0, sizeof t);
+    t.base.poll = ticker_poll;
+    t.base.drop = ticker_drop;
+    wk_io_init(&t.io, fd);
+    return t;
+}
+
 /* Writes its bytes after a delay. */
 typedef struct late_writer {
     wk_future base;
@@ -289,11 +299,7 @@ START_TEST(select_inside_a_coroutine)
     ck_assert_int_eq(wk_executor_new(&ex), 0);
     int sv[2];
     nonblocking_pair(sv);
-    ticker t;
-    memset(&t, 0, sizeof t);
-    t.base.poll = ticker_poll;
-    t.base.drop = ticker_drop;
-    wk_io_init(&t.io, sv[0]);
+    ticker t = make_ticker(sv[0]);
     late_writer w;
     memset(&w, 0, sizeof w);
     w.base.poll = late_writer_poll;
@@ -323,11 +329,7 @@ START_TEST(select_inside_aborted_coroutine_drops_children)
     ck_assert_int_eq(wk_executor_new(&ex), 0);
     int sv[2];
     nonblocking_pair(sv);
-    ticker t;
-    memset(&t, 0, sizeof t);
-    t.base.poll = ticker_poll;
-    t.base.drop = ticker_drop;
-    wk_io_init(&t.io, sv[0]);
+    ticker t = make_ticker(sv[0]);
     wk_task *h;
     ck_assert_int_eq(WK_SPAWN(ex, ticker, &t, result, &h), 0);
     ck_assert_int_eq(wk_executor_run_one(ex), 1);

@@ -13,8 +13,7 @@
 
 #include <wakeful/wakeful.h>
 #include "../check_run.h"
-#include "fd_count.h"
-#include "internal.h"
+#include "helpers.h"
 
 typedef struct waiter {
     wk_future base;
@@ -91,9 +90,7 @@ START_TEST(pthread_kill_reaches_waiting_executor)
     ck_assert_int_eq(WK_SPAWN(ex, waiter, &w, result, &h), 0);
     pthread_t thread;
     ck_assert_int_eq(pthread_create(&thread, NULL, run_executor, ex), 0);
-    for (int i = 0; i < 5000 && AO_load_full(&ex->sleep_state) != WK__WAITING; i++)
-        usleep(1000);
-    ck_assert_uint_eq(AO_load_full(&ex->sleep_state), WK__WAITING);
+    wait_until_executor_waits(ex);
     ck_assert_int_eq(pthread_kill(thread, SIGUSR1), 0);
     int out = 0;
     ck_assert_int_eq(wk_join_blocking(h, &out), 0);
@@ -201,15 +198,17 @@ END_TEST
 START_TEST(zero_filled_signal_is_inert)
 {
     wk_signal sig;
-    memset(&sig, 0, sizeof sig);
-    sig.base.drop = NULL;
     wk_signal_init(&sig, SIGUSR1);
     wk_future_drop(&sig.base); /* never polled: nothing to close */
+    /* Zero-filled but for its drop function: its io.fd is 0, which must stay open. */
+    int null_fd = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(null_fd, 0);
+    ck_assert_int_eq(dup2(null_fd, 0), 0);
+    close(null_fd);
     wk_signal zero;
     memset(&zero, 0, sizeof zero);
-    wk_signal_init(&sig, SIGUSR1);
     zero.base.drop = sig.base.drop;
-    wk_future_drop(&zero.base); /* io.fd is 0 here: stdin must survive */
+    wk_future_drop(&zero.base);
     ck_assert_int_ne(fcntl(0, F_GETFD), -1);
 }
 END_TEST

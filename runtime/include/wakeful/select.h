@@ -13,10 +13,10 @@
  * their address until it is READY or dropped (inside the same future struct, as the
  * coroutine's other locals; so init the select, like its children, in the poll function,
  * after wk_spawn has copied the future).  Each poll of the select polls every child once,
- * starting one child further round each time, so that a child that is always ready cannot
- * hide the others (set `biased` to 1 after init to poll in index order, first-listed
- * first, as select!'s `biased;` does: useful when one child, a shutdown signal say, must
- * win any tie).  The select is PENDING while every child is: each one that answered
+ * starting one child further round each time, so that when several are ready together
+ * the first-listed does not always win (a busy socket listed first would starve the
+ * rest).  Set `biased` to 1 after init to poll in index order instead, as select!'s
+ * `biased;` does, when one child (a shutdown signal, say) must win any tie.  The select is PENDING while every child is: each one that answered
  * PENDING has arranged its own wake, which is the task's.
  *
  * When a child answers READY the select is READY with `which` = its index; the other
