@@ -85,8 +85,15 @@ WK_API void wk_task_detach(wk_task *handle);
  * already (its join reports its output as usual) or was aborted already.
  * The handle is not consumed (as with Tokio's JoinHandle::abort): release it as usual, with
  * exactly one of the calls above or wk_task_detach.  wk_join_blocking after an abort waits
- * until the future has been dropped.  Never call it with a handle already released. */
+ * until the future has been dropped.  Never call it with a handle already released: to
+ * abort from one thread a task that another thread joins (the join may release the handle
+ * at any moment), give the aborting thread its own wk_task_abort_handle. */
 WK_API int wk_task_abort(wk_task *handle);
+
+/* A second reference to the task, for wk_task_abort only, that stays valid after the join
+ * handle has been released (Tokio's AbortHandle).  Thread-safe.  Release it with
+ * wk_task_detach; never join it.  Costs an atomic increment, nothing else. */
+WK_API wk_task *wk_task_abort_handle(wk_task *handle);
 
 /* The join future: awaits a handle from inside another task (on any executor).  result is
  * 0 or -ECANCELED; the output is copied to out.  The handle is released when the future
