@@ -42,8 +42,11 @@ struct program {
     int stopping;   /* a SIGINT/SIGTERM came */
 };
 
-/* The acceptor's loop saw the signalfd readable.  SIGUSR1: the counters to stderr.
- * SIGINT/SIGTERM: stop. */
+/* The acceptor's loop saw the signalfd readable.  SIGUSR1 or SIGHUP: the counters to
+ * stderr (SIGHUP reloads nothing: there is no configuration file to re-read and no log
+ * file to re-open; it only must not kill the server, as its default action would).
+ * SIGINT/SIGTERM: server_stop; a second one during the grace period ends the grace, later
+ * ones change nothing (server_stop decides; this only words the stderr line). */
 static void on_signal(void *arg)
 {
     struct program *pg = arg;

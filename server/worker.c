@@ -181,6 +181,7 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
     p->w = aligned_alloc(alignof(struct worker), n * sizeof(struct worker));
     if (p->w == NULL) {
         close(p->done_fd);
+        p->done_fd = -1;
         return -ENOMEM;
     }
     memset(p->w, 0, n * sizeof(struct worker));
@@ -189,6 +190,7 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
         free(p->w);
         p->w = NULL;
         close(p->done_fd);
+        p->done_fd = -1;
         return err;
     }
 
