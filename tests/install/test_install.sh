@@ -3,7 +3,7 @@
 #   test_install.sh SOURCE_DIR
 # 1. meson setup + ninja install into a temporary prefix (a default build: programs on);
 # 2. the layout: libwakeful.so.0 (SONAME), a real (not thin) libwakeful.a, public headers
-#    only, wakeful.pc, the programs; nothing but wk_ names exported;
+#    only, wakeful.pc, the programs and the man pages; nothing but wk_ names exported;
 # 3. outside the source tree, with that prefix's pkg-config: a C program linked shared, the
 #    same linked --static, a C++17 program; each runs;
 # 4. a throw-away meson project that takes wakeful as a subproject through
@@ -27,7 +27,9 @@ step "layout"
 lib=$prefix/lib
 for f in lib/libwakeful.so.0 lib/libwakeful.a lib/pkgconfig/wakeful.pc \
          include/wakeful/wakeful.h include/wakeful/version.h include/wakeful/executor.h \
-         bin/wakeful-server bin/wakeful-client; do
+         bin/wakeful-server bin/wakeful-client \
+         share/man/man1/wakeful-server.1 share/man/man1/wakeful-client.1 \
+         share/man/man3/wakeful.3; do
     [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 for f in include/wakeful/internal.h include/wakeful/heap.h include/internal.h include/data.h; do
