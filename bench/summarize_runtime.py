@@ -62,10 +62,24 @@ def main(path, a="wakeful", b="tokio"):
         m, lo, hi = statistics.median(v), min(v), max(v)
         return f"{m:,.{dec}f} ({lo:,.{dec}f}–{hi:,.{dec}f})" if lo != hi else f"{m:,.{dec}f}"
 
+    def paired(wb, key):
+        """Median over rounds of a/b within the round: two builds that ran back to back
+        shared the machine's load, so on a busy machine this is steadier than the ratio
+        of the two medians."""
+        rb = {r["run"]: float(r[key]) for r in runs.get((b, wb), []) if key in r}
+        q = [float(r[key]) / rb[r["run"]] for r in runs.get((a, wb), [])
+             if key in r and rb.get(r["run"])]
+        return f"{statistics.median(q):.2f}" if q else "–"
+
+    builds = "tokio" not in (a, b)  # two wakeful builds: add the paired ratio
     n = max((len(v) for (rt, _), v in runs.items() if rt in (a, b)), default=0)
     print(f"median (min–max) of {n} runs each, interleaved\n")
-    print(f"| benchmark | figure | {title(a)} | {title(b)} | {a}/{b} |")
-    print("|---|---|---|---|---|")
+    if builds:
+        print(f"| benchmark | figure | {a} | {b} | {a}/{b} | {a}/{b} paired by round |")
+        print("|---|---|---|---|---|---|")
+    else:
+        print(f"| benchmark | figure | {title(a)} | {title(b)} | {a}/{b} |")
+        print("|---|---|---|---|---|")
     for label, wb, tb, key, dec, scale, what in ROWS:
         if "tokio" not in (a, b) and tb == "pingpong-mpsc":
             continue  # the same wakeful runs as the Notify row
@@ -73,7 +87,8 @@ def main(path, a="wakeful", b="tokio"):
         if not w and not t:
             continue
         r = f"{statistics.median(w) / statistics.median(t):.2f}" if w and t and statistics.median(t) else "–"
-        print(f"| {label} | {what} | {cell(w, dec)} | {cell(t, dec)} | {r} |")
+        p = f" {paired(wb, key)} |" if builds else ""
+        print(f"| {label} | {what} | {cell(w, dec)} | {cell(t, dec)} | {r} |{p}")
     mine = [r for (rt, _), v in runs.items() if rt in (a, b) for r in v]
     oth = [float(r.get("other_cpu_s", 0)) for r in mine]
     quiet_no = sum(1 for r in mine if r.get("quiet") == "no")

@@ -34,7 +34,10 @@ typedef struct wk__reactor wk__reactor;
 
 /* Most events one wait reports.  The rest stay queued in the kernel for the next wait,
  * which the executor makes after at most one pass of ready tasks, so a burst of readiness
- * is delayed by a pass, never lost.  256 keeps the event array at a few KiB per executor. */
+ * is delayed by a pass, never lost.  The cost is memory per executor: the backend's own
+ * buffer (3 KiB for epoll) and the caller's fired array (4 KiB), one page more than when
+ * epoll's buffer was the executor's; dispatching from inside the wait would save that
+ * page, at the price of the executor's order (wait, read the clock, then wake tasks). */
 #define WK__REACTOR_EVENTS 256
 
 /* One ready descriptor, as wk__reactor_wait reports it. */
