@@ -14,7 +14,8 @@
 # run, each after a quiet-machine wait of at most QUIET_MAX_S (default here 3 s, not 120:
 # on a shared machine it is rarely quiet, and alternating is what protects the
 # comparison).  Raw lines (runtime=before|after|tokio) go to RESULTS; then two tables of
-# medians: after vs tokio, and after vs before.
+# medians: after vs tokio, and after vs before with the ratio paired by round besides (the
+# median of each round's after/before, steadier when the machine's load comes and goes).
 #
 # Environment: ROUNDS, BENCHES ("spawn pingpong xthread sleepers"), SKIP_TOKIO=1, RESULTS
 # (bench/results/runtime-ab-YYYYMMDD-HHMM.txt), AB_DIR (/tmp/wakeful-ab-runtime),
