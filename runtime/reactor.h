@@ -48,43 +48,50 @@ typedef struct wk__reactor_event {
 
 /* Creates a reactor: the poller's instance and the wake-up channel, both close-on-exec,
  * the channel already armed.  Allocates one block (the backend's state, including its
- * event buffer).  Never blocks.  Returns 0 and stores the reactor in *out, or -errno
+ * event buffer).  Never blocks.  Any thread: the one that drives the reactor later need not
+ * be the one that created it.  Returns 0 and stores the reactor in *out, or -errno
  * (nothing is left open or allocated then). */
 int wk__reactor_create(wk__reactor **out);
 
 /* Closes the wake-up channel and the poller's instance and frees the reactor.  The
  * descriptors still armed are not closed (they belong to their callers) but leave the set
- * with it.  NULL-safe.  Never blocks.  No thread may wait or notify any more. */
+ * with it.  NULL-safe.  Never blocks.  The driver's thread, once no thread waits or can
+ * still notify (a late notify would write to a closed, perhaps reused, descriptor). */
 void wk__reactor_free(wk__reactor *r);
 
 /* Adds fd to the set with interest (WK__REACTOR_READ / _WRITE / _EDGE) and tag, which every
  * event for fd carries from then on.  Readiness that exists already is reported by the
  * next wait, so a caller that saw EAGAIN and then arms loses nothing in between.  A
  * descriptor is armed once (its interest does not change later); arming one that is in the
- * set already fails with -EEXIST.  Never blocks.  Returns 0 or -errno. */
+ * set already fails with -EEXIST.  Never blocks.  The driver's thread (epoll would take it
+ * from any thread; a backend with a submission queue, io_uring's, would not).  Returns 0
+ * or -errno. */
 int wk__reactor_arm(wk__reactor *r, int fd, uint32_t interest, void *tag);
 
 /* Takes fd out of the set, for a descriptor that stays open but leaves this reactor
  * (wk_io_release).  Closing the only descriptor of an open file takes it out as well, with
  * no call here: that is what wk_io_close relies on (a dup'ed descriptor would keep it in,
- * with epoll).  Never blocks.  Returns 0 or -errno (-ENOENT: fd was not in the set). */
+ * with epoll).  Never blocks.  The driver's thread.  Returns 0 or -errno (-ENOENT: fd was
+ * not in the set). */
 int wk__reactor_disarm(wk__reactor *r, int fd);
 
 /* Waits until a descriptor is ready, a notify arrives, or timeout_ms passes (-1: no limit,
  * 0: do not block, only collect), then stores up to WK__REACTOR_EVENTS ready descriptors in
- * fired.  Blocks for up to timeout_ms.  A notify ends the wait and is consumed here (the
- * channel is drained): it is not reported as an event.  Returns how many events it stored
- * (0: the timeout passed, only a notify came, or a signal interrupted the wait, which the
- * caller treats as a spurious wake-up), or -errno when the poller failed. */
+ * fired.  Blocks for up to timeout_ms.  The driver's thread, one wait at a time.  A notify
+ * ends the wait and is consumed here (the channel is drained): it is not reported as an
+ * event.  Returns how many events it stored (0: the timeout passed, only a notify came, or
+ * a signal interrupted the wait, which the caller treats as a spurious wake-up), or -errno
+ * when the poller failed. */
 int wk__reactor_wait(wk__reactor *r, wk__reactor_event fired[WK__REACTOR_EVENTS],
                      int timeout_ms);
 
-/* Ends the current or the next wait of r, from any thread (it only writes the wake-up
- * channel: async-signal-safe too).  Notifies that arrive before the wait collects them
- * count as one.  Never blocks. */
+/* Ends the current or the next wait of r.  Any thread, at any time between create and
+ * free, while the driver waits or not; it only writes the wake-up channel, so it is
+ * async-signal-safe too.  Notifies that arrive before a wait collects them count as one.
+ * Never blocks; returns nothing (a full channel already means "wake up"). */
 void wk__reactor_notify(wk__reactor *r);
 
-/* The backend's name ("epoll"), for messages and tests. */
+/* The backend's name ("epoll"): a static string, for messages and tests.  Any thread. */
 const char *wk__reactor_name(void);
 
 #endif

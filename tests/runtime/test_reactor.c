@@ -78,9 +78,8 @@ START_TEST(edge_both_directions_once_per_change)
     int sv[2];
     char tag;
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-    ck_assert_int_eq(
-        wk__reactor_arm(r, sv[0], WK__REACTOR_READ | WK__REACTOR_WRITE | WK__REACTOR_EDGE, &tag),
-        0);
+    const uint32_t both = WK__REACTOR_READ | WK__REACTOR_WRITE | WK__REACTOR_EDGE;
+    ck_assert_int_eq(wk__reactor_arm(r, sv[0], both, &tag), 0);
     /* Readiness that exists when armed (writable) is reported, once. */
     ck_assert_int_eq(wk__reactor_wait(r, fired, 1000), 1);
     ck_assert_ptr_eq(fired[0].tag, &tag);
