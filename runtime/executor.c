@@ -2,7 +2,7 @@
  * Waiting for I/O is the reactor's (reactor.h); this file decides when and how long.
  * The shape of one pass is in executor.h (wk_executor_turn); the two delicate spots, a
  * task woken while it runs and a thread that parks while work arrives, are explained where
- * they are handled. */
+ * they are handled (and in shared/DESIGN-NOTES.md). */
 #include "internal.h"
 
 #include <errno.h>
