@@ -14,6 +14,7 @@
 #include "acceptor.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,6 +24,8 @@
 #include <wakeful/clock.h>
 #include <wakeful/errors.h>
 #include <wakeful/executor.h>
+#include "log.h"
+#include "notify.h"
 #include "worker.h"
 
 /* Accepts per readiness: bounds the time between two looks at the signalfd. */
@@ -116,7 +119,7 @@ static void dispatch_one(struct acceptor *a, const struct dispatch_rec *rec)
         }
     }
     close(rec->fd);
-    a->dropped++;
+    AO_store(&a->dropped, AO_load(&a->dropped) + 1); /* single writer */
     server_conn_closed(srv);
 }
 
@@ -153,9 +156,9 @@ static void dispatch_batch(struct acceptor *a, const struct dispatch_rec *recs, 
 static void pause_for_fds(struct acceptor *a, int err)
 {
     if (a->backoff_ms == PAUSE_MIN_MS && a->srv->opt->verbosity >= VERBOSITY_NORMAL)
-        fprintf(stderr, "wakeful-server: accept: %s; pausing accepts (%u..%u ms) until "
-                        "descriptors are free\n",
-                strerror(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
+        log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                 "accept: %s; pausing accepts (%u..%u ms) until descriptors are free",
+                 strerror(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
     a->fd_pauses++;
     a->pause_until = wk_now_ns() + a->backoff_ms * WK_NSEC_PER_MSEC;
     a->backoff_ms = a->backoff_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : a->backoff_ms * 2;
@@ -214,7 +217,7 @@ static void accept_batch(struct acceptor *a)
             }
         }
         a->backoff_ms = PAUSE_MIN_MS;
-        a->accepted++;
+        AO_store(&a->accepted, AO_load(&a->accepted) + 1); /* single writer */
         AO_fetch_and_add1_full(&srv->live);
         make_rec(srv, &recs[n++], fd, &peer, peer_len);
     }
@@ -235,11 +238,28 @@ void acceptor_report(const struct acceptor *a, FILE *out)
     fprintf(out,
             "acceptor: accepted %llu, dropped %llu (every pipe full), open now %llu of %llu, "
             "pauses %llu at the limit + %llu out of descriptors\n",
-            (unsigned long long)a->accepted, (unsigned long long)a->dropped,
+            (unsigned long long)AO_load(&a->accepted), (unsigned long long)AO_load(&a->dropped),
             (unsigned long long)AO_load(&srv->live),
             (unsigned long long)srv->max_connections, (unsigned long long)a->limit_pauses,
             (unsigned long long)a->fd_pauses);
     fflush(out);
+}
+
+void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns)
+{
+    a->watchdog_ns = interval_ns;
+    a->watchdog_next = interval_ns ? wk_now_ns() : 0;
+}
+
+/* The epoll timeout in ms (rounded up, so a wait never ends early) until the deadline, or
+ * `timeout` if that is sooner (-1: none). */
+static int sooner(int timeout, uint64_t deadline, uint64_t now)
+{
+    uint64_t ms = deadline > now ? (deadline - now + WK_NSEC_PER_MSEC - 1) / WK_NSEC_PER_MSEC
+                                 : 0;
+    if (ms > INT_MAX)
+        ms = INT_MAX;
+    return timeout < 0 || (int)ms < timeout ? (int)ms : timeout;
 }
 
 int acceptor_run(struct acceptor *a)
@@ -248,16 +268,25 @@ int acceptor_run(struct acceptor *a)
 
     for (;;) {
         int timeout = -1;
+        uint64_t now = a->pause_until != 0 || a->watchdog_ns != 0 ? wk_now_ns() : 0;
         if (a->pause_until != 0) {
-            uint64_t now = wk_now_ns();
             if (now >= a->pause_until) {
                 a->pause_until = 0;
                 listener_sync(a);
             } else {
                 /* Rounded up: waking a little early would only pause again. */
-                timeout = (int)((a->pause_until - now + WK_NSEC_PER_MSEC - 1) /
-                                WK_NSEC_PER_MSEC);
+                timeout = sooner(timeout, a->pause_until, now);
             }
+        }
+        if (a->watchdog_ns != 0) {
+            /* systemd's watchdog, from this loop: the heartbeat stops when the loop does.
+             * A lost datagram (EAGAIN) is made up for by the next one, half an interval
+             * later. */
+            if (now >= a->watchdog_next) {
+                notify_send("WATCHDOG=1");
+                a->watchdog_next = now + a->watchdog_ns;
+            }
+            timeout = sooner(timeout, a->watchdog_next, now);
         }
         int n = epoll_wait(a->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
         if (n < 0) {

@@ -22,14 +22,22 @@ struct acceptor {
     uint64_t pause_until;    /* paused after EMFILE/ENFILE until then (CLOCK_MONOTONIC ns),
                                 0 when not */
     unsigned backoff_ms;     /* the next EMFILE pause: 10 ms, doubling up to 100 ms */
-    uint64_t accepted;       /* connections accepted */
-    uint64_t dropped;        /* closed at once because every worker's pipe was full */
+    /* Written by the acceptor only, read by the metrics thread too: */
+    AO_t accepted;           /* connections accepted */
+    AO_t dropped;            /* closed at once because every worker's pipe was full */
+    uint64_t watchdog_ns;    /* systemd's watchdog: send WATCHDOG=1 this often (half of
+                                $WATCHDOG_USEC); 0: no watchdog */
+    uint64_t watchdog_next;  /* the next one is due then (CLOCK_MONOTONIC ns) */
     uint64_t fd_pauses;      /* pauses for EMFILE/ENFILE */
     uint64_t limit_pauses;   /* pauses at --max-connections */
 };
 
 /* Takes ownership of lfd and sigfd; creates the epoll set.  Returns 0 or -errno. */
 int acceptor_init(struct acceptor *a, struct server *srv, int lfd, int sigfd);
+
+/* Sends systemd's WATCHDOG=1 every interval_ns from the loop (its epoll timeout: no
+ * thread of its own), starting now.  0 turns it off. */
+void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns);
 
 /* Runs the loop until SIGINT or SIGTERM; returns that signal's number, or -errno when the
  * loop itself failed.  SIGUSR1 prints the counters to stderr and goes on. */

@@ -21,7 +21,27 @@
 #include "options.h"
 #include "server.h"
 #include <wakeful/tcp.h>
+#include "log.h"
+#include "metrics_http.h"
+#include "notify.h"
+#include "server_metrics.h"
 #include "worker.h"
+
+/* Sends READY=1 (and its STATUS=) to systemd.  The one datagram systemd must not miss:
+ * when its queue is full (-EAGAIN), try again a few times, 1 ms apart, before going on
+ * without it (systemd then fails the start at TimeoutStartSec=, which the log explains). */
+static void notify_ready(const char *state)
+{
+    int r = notify_send(state);
+    for (int i = 0; r == -EAGAIN && i < 100; i++) {
+        usleep(1000);
+        r = notify_send(state);
+    }
+    if (r < 0)
+        log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                 "cannot tell systemd the server is ready ($NOTIFY_SOCKET): %s",
+                 wk_strerror(r));
+}
 
 /* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is
  * not given: stdio, the listener, epoll, signalfd and eventfd of the main thread, slack for
@@ -62,6 +82,10 @@ int main(int argc, char **argv)
      * at once, each in one write. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    /* Where diagnostics go (stderr, plain or journal), decided before any thread exists. */
+    log_init();
+    metrics_process_init();
+
     struct server_options opt;
     switch (options_parse(argc, argv, &opt)) {
     case OPTIONS_RUN:
@@ -93,7 +117,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sigfd < 0) {
-        fprintf(stderr, "wakeful-server: signalfd: %s\n", strerror(errno));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "signalfd: %s", strerror(errno));
         return 1;
     }
 
@@ -109,7 +133,7 @@ int main(int argc, char **argv)
     AO_store(&srv.live, 0);
     srv.poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (srv.poke_fd < 0) {
-        fprintf(stderr, "wakeful-server: eventfd: %s\n", strerror(errno));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "eventfd: %s", strerror(errno));
         return 1;
     }
 
@@ -117,13 +141,15 @@ int main(int argc, char **argv)
     socklen_t addr_len;
     char where[96];
     if (wk_sockaddr_parse(opt.bind, opt.port, &addr, &addr_len) != 0) {
-        fprintf(stderr, "wakeful-server: cannot parse address %s\n", opt.bind);
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot parse address %s",
+                 opt.bind);
         return 2;
     }
     int lfd = wk_tcp_listen((struct sockaddr *)&addr, addr_len, listen_backlog());
     if (lfd < 0) {
         wk_sockaddr_format((struct sockaddr *)&addr, where, sizeof where);
-        fprintf(stderr, "wakeful-server: cannot listen on %s: %s\n", where, wk_strerror(lfd));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot listen on %s: %s", where,
+                 wk_strerror(lfd));
         return 1;
     }
     /* TCP_DEFER_ACCEPT: the handshake completes in the kernel, but the connection reaches the
@@ -135,39 +161,83 @@ int main(int argc, char **argv)
         int secs = (int)((opt.defer_accept_ms + 999) / 1000);
         if (setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0 &&
             opt.verbosity >= VERBOSITY_NORMAL)
-            fprintf(stderr, "wakeful-server: TCP_DEFER_ACCEPT: %s (going on without it)\n",
-                    strerror(errno));
+            log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                     "TCP_DEFER_ACCEPT: %s (going on without it)", strerror(errno));
     }
     /* The real address, port included when -p 0 let the kernel choose. */
     addr_len = sizeof addr;
     if (getsockname(lfd, (struct sockaddr *)&addr, &addr_len) != 0) {
-        fprintf(stderr, "wakeful-server: getsockname: %s\n", strerror(errno));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "getsockname: %s",
+                 strerror(errno));
         return 1;
     }
     wk_sockaddr_format((struct sockaddr *)&addr, where, sizeof where);
 
     int r = workers_start(&srv);
     if (r < 0) {
-        fprintf(stderr, "wakeful-server: cannot start the workers: %s\n", wk_strerror(r));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot start the workers: %s",
+                 wk_strerror(r));
         return 1;
     }
     struct acceptor acc;
     r = acceptor_init(&acc, &srv, lfd, sigfd);
     if (r < 0) {
-        fprintf(stderr, "wakeful-server: cannot start the acceptor: %s\n", wk_strerror(r));
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot start the acceptor: %s",
+                 wk_strerror(r));
         return 1;
     }
 
-    /* The one line scripts wait for; -v lines follow on stdout, one write each. */
+    /* --metrics: its own thread and executor (metrics_http.h), started before the
+     * listening line so that a port already taken is a startup failure, and stopped after
+     * the drain, so the final figures can be scraped while the server drains. */
+    struct metrics_http *metrics = NULL;
+    struct server_metrics_src metrics_src = {.srv = &srv, .acc = &acc};
+    char metrics_where[96] = "";
+    if (opt.metrics != NULL) {
+        struct sockaddr_storage maddr;
+        socklen_t maddr_len;
+        metrics_parse_addr(opt.metrics, &maddr, &maddr_len); /* checked by options_parse */
+        r = metrics_http_start(&metrics, (struct sockaddr *)&maddr, maddr_len,
+                               server_metrics_render, &metrics_src);
+        if (r < 0) {
+            log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN,
+                     "cannot serve metrics on %s: %s", opt.metrics, wk_strerror(r));
+            return 1;
+        }
+        metrics_http_address(metrics, metrics_where, sizeof metrics_where);
+    }
+
+    /* The one line scripts wait for; -v lines follow on stdout, one write each.  With
+     * --metrics, its line comes right after, before any -v line. */
+    flockfile(stdout);
     printf("listening on %s (%u workers)\n", where, opt.workers);
+    if (metrics != NULL)
+        printf("metrics on %s\n", metrics_where);
+    funlockfile(stdout);
     fflush(stdout);
 
+    /* systemd (Type=notify): ready once the listener takes connections. */
+    char status[256];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s (%u workers)%s%s", where,
+             opt.workers, metrics != NULL ? ", metrics on " : "", metrics_where);
+    notify_ready(status);
+    uint64_t watchdog_usec = notify_watchdog_usec();
+    if (watchdog_usec > 0)
+        acceptor_set_watchdog(&acc, watchdog_usec / 2 * 1000);
+
     r = acceptor_run(&acc);
-    if (r < 0)
-        fprintf(stderr, "wakeful-server: main loop: %s; shutting down\n", wk_strerror(r));
-    else if (opt.verbosity >= VERBOSITY_NORMAL)
-        fprintf(stderr, "wakeful-server: %s: draining (at most %llu ms)\n", strsignal(r),
-                (unsigned long long)opt.drain_ms);
+    AO_store(&srv.draining, 1);
+    if (r < 0) {
+        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "main loop: %s; shutting down",
+                 wk_strerror(r));
+    } else if (opt.verbosity >= VERBOSITY_NORMAL) {
+        log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN, "%s: draining (at most %llu ms)",
+                 strsignal(r), (unsigned long long)opt.drain_ms);
+    }
+    snprintf(status, sizeof status,
+             "STOPPING=1\nSTATUS=draining: %llu connections open, at most %llu ms",
+             (unsigned long long)AO_load(&srv.live), (unsigned long long)opt.drain_ms);
+    notify_send(status);
 
     /* Shutdown: no new connections (the kernel resets those still in the backlog), then
      * the workers finish what they hold and exit, then the summary. */
@@ -178,6 +248,8 @@ int main(int argc, char **argv)
         workers_report(&srv, stderr, 0);
         acceptor_report(&acc, stderr);
     }
+    metrics_http_stop(metrics);
+    notify_send("STATUS=drained; exiting");
     workers_free(&srv);
     acceptor_free(&acc);
     close(srv.poke_fd);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "cli.h"
+#include "metrics_http.h"
 #include <wakeful/tcp.h>
 
 #ifndef WK_DEFAULT_PORT
@@ -35,6 +36,7 @@ enum {
     OPT_DRAIN_MS,
     OPT_DEFER_ACCEPT_MS,
     OPT_VERSION,
+    OPT_METRICS,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +53,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +91,11 @@ void options_usage(FILE *f)
         "                            reads and answers in one wake-up.  A peer that sends\n"
         "                            nothing is accepted when it runs out and then gets\n"
         "                            --read-timeout-ms.  0 turns it off (default 1000)\n"
+        "      --metrics ADDR:PORT   serve Prometheus metrics over HTTP at\n"
+        "                            http://ADDR:PORT/metrics (IPv6 in brackets: [::1]:9100;\n"
+        "                            port 0 picks a free one), from a thread of its own; off\n"
+        "                            by default.  The line \"metrics on HOST:PORT\" follows the\n"
+        "                            listening line on stdout\n"
         "  -v, --verbose             one line per connection event (accepted, message, error)\n"
         "                            on stdout, as in the book\n"
         "  -q, --quiet               no warnings and no shutdown summary\n"
@@ -106,7 +114,13 @@ void options_usage(FILE *f)
         "  SIGUSR1          print per-worker counters and executor statistics to stderr\n"
         "  SIGINT, SIGTERM  stop accepting, let requests in flight finish (at most --drain-ms),\n"
         "                   print a per-worker summary to stderr, exit 0\n"
-        "  SIGPIPE          ignored\n",
+        "  SIGPIPE          ignored\n"
+        "\n"
+        "systemd: with $NOTIFY_SOCKET set (Type=notify), the server sends READY=1 once it is\n"
+        "listening, STOPPING=1 on SIGINT/SIGTERM, STATUS= lines, and WATCHDOG=1 every half\n"
+        "of $WATCHDOG_USEC when that is set (WatchdogSec=).  Diagnostics on stderr carry an\n"
+        "RFC 3339 UTC time, a level, and the worker and connection where there is one (no\n"
+        "time under journald: $JOURNAL_STREAM).\n",
         SERVER_MAX_WORKERS, WK_DEFAULT_PORT);
 }
 
@@ -147,6 +161,7 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
     opt->drain_ms = 5000;
     opt->defer_accept_ms = 1000;
     opt->verbosity = VERBOSITY_NORMAL;
+    opt->metrics = NULL;
 
     opterr = 0; /* our own one-line messages, not getopt's */
     for (;;) {
@@ -201,6 +216,16 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
                        &opt->defer_accept_ms) < 0)
                 return OPTIONS_EXIT_USAGE;
             break;
+        case OPT_METRICS: {
+            struct sockaddr_storage ss;
+            socklen_t len;
+            if (metrics_parse_addr(optarg, &ss, &len) != 0)
+                return refuse("--metrics:", optarg,
+                              " is not ADDR:PORT (an IPv4 literal, or IPv6 in brackets: "
+                              "127.0.0.1:9100, [::1]:0)");
+            opt->metrics = optarg;
+            break;
+        }
         case 'v':
             opt->verbosity = VERBOSITY_VERBOSE;
             break;

@@ -29,6 +29,7 @@ struct server_options {
     uint64_t drain_ms;         /* how long shutdown waits for requests in flight */
     uint64_t defer_accept_ms;  /* TCP_DEFER_ACCEPT on the listener; 0: off */
     int verbosity;             /* an enum server_verbosity */
+    const char *metrics;       /* --metrics ADDR:PORT (points into argv); NULL: off */
 };
 
 /* What options_parse decided. */

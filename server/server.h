@@ -20,6 +20,7 @@ struct server {
     uint64_t max_connections;         /* --max-connections, or the RLIMIT_NOFILE default */
     size_t rec_size;                  /* bytes of one dispatch record (see below) */
     AO_t live;        /* connections accepted and not yet closed */
+    AO_t draining;    /* 1 from SIGTERM/SIGINT until exit (for the metrics), else 0 */
     int poke_fd;                      /* eventfd: a close brought `live` back under the
                                          limit (written by workers, read by main) */
     unsigned nworkers;

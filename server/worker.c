@@ -26,6 +26,7 @@
 #include <wakeful/clock.h>
 #include "conn.h"
 #include <wakeful/errors.h>
+#include "log.h"
 
 /* Records taken from the pipe per read(), and reads per pass of the loop: 256 new
  * connections at most between two executor turns, so a flood of new connections cannot
@@ -125,8 +126,8 @@ static int drain_pipe(struct worker *w, int *more)
                 continue;
             }
             if (errno != EAGAIN)
-                fprintf(stderr, "wakeful-server: worker %u: reading its pipe: %s\n", w->id,
-                        strerror(errno));
+                log_line(LOG_LEVEL_ERROR, (int)w->id, LOG_NO_CONN, "reading its pipe: %s",
+                         strerror(errno));
             return 0;
         }
         if (n == 0)
@@ -166,6 +167,7 @@ static int drain_pipe(struct worker *w, int *more)
 static void worker_on_park(void *arg)
 {
     struct worker *w = arg;
+    worker_count(&w->counters.parks);
     if (w->scratch_touched > scratch_keep) {
         madvise(w->scratch + scratch_keep, WORKER_SCRATCH_SIZE - scratch_keep, MADV_DONTNEED);
         w->scratch_touched = 0;
@@ -222,8 +224,8 @@ static void *worker_main(void *arg)
                 continue;
             /* epoll_wait failing otherwise is a bug (EBADF, EFAULT, EINVAL): going on
              * would spin. */
-            fprintf(stderr, "wakeful-server: worker %u: executor: %s\n", w->id,
-                    wk_strerror(events));
+            log_line(LOG_LEVEL_ERROR, (int)w->id, LOG_NO_CONN, "executor: %s; aborting",
+                     wk_strerror(events));
             abort();
         }
         if (events & (WK_TURN_WAKEUP_FD | WK_TURN_UNPARKED))
@@ -360,8 +362,8 @@ void workers_stop(struct server *srv)
         if (w->ex != NULL) {
             int r = write_stop_marker(w);
             if (r < 0)
-                fprintf(stderr, "wakeful-server: worker %u: cannot tell it to stop: %s\n",
-                        w->id, wk_strerror(r));
+                log_line(LOG_LEVEL_ERROR, (int)w->id, LOG_NO_CONN,
+                         "cannot tell it to stop: %s", wk_strerror(r));
             else
                 wk_executor_unpark(w->ex);
         }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include <wakeful/executor.h>
+#include "metrics.h"
 #include "server.h"
 
 /* The scratch buffer every connection of a worker reads into: within one poll only, never
@@ -32,6 +33,7 @@ struct worker_counters {
     AO_t timeouts;    /* no whole frame (or reply) within the timeout */
     AO_t resets;      /* peer reset or vanished, or another socket error */
     AO_t idle_trims;  /* times the worker gave memory back before parking */
+    AO_t parks;       /* times the worker was about to park (its park hook ran) */
 };
 
 struct worker {
@@ -56,6 +58,9 @@ struct worker {
     pthread_mutex_t exit_lock;
     wk_executor_stats final_stats; /* the executor's counters, saved before it is freed */
     alignas(64) struct worker_counters counters;
+    /* Accept to reply, per reply (conn.c); written by the worker only, like the counters,
+     * and summed over the workers by the metrics render. */
+    struct latency_hist latency;
 };
 
 /* The worker running on this thread (NULL on the main thread). */
