@@ -208,13 +208,22 @@ int main(int argc, char **argv)
     }
 
     /* The one line scripts wait for; -v lines follow on stdout, one write each.  With
-     * --metrics, its line comes right after, before any -v line. */
-    flockfile(stdout);
-    printf("listening on %s (%u workers)\n", where, opt.workers);
-    if (metrics != NULL)
-        printf("metrics on %s\n", metrics_where);
-    funlockfile(stdout);
+     * --metrics, its line comes right after, in the same write(2), so a reader sees both
+     * or neither (line-buffered stdio would write them one by one).  Nothing else has
+     * been written to stdout yet, so going around stdio here keeps the order. */
+    char lines[256];
+    int nlines = snprintf(lines, sizeof lines, "listening on %s (%u workers)\n%s%s%s", where,
+                          opt.workers, metrics != NULL ? "metrics on " : "", metrics_where,
+                          metrics != NULL ? "\n" : "");
     fflush(stdout);
+    for (size_t off = 0; nlines > 0 && off < (size_t)nlines;) {
+        ssize_t w = write(STDOUT_FILENO, lines + off, (size_t)nlines - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
 
     /* systemd (Type=notify): ready once the listener takes connections. */
     char status[256];
