@@ -1,35 +1,55 @@
 /* server/main.c: wakeful-server's process: flags, limits, signals, the startup line, the
  * workers, the acceptor loop and the shutdown summary.  See --help and server/README.md. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
-#include "acceptor.h"
 #include "cli.h"
 #include <wakeful/errors.h>
 #include "options.h"
-#include "server.h"
-#include <wakeful/tcp.h>
 #include "log.h"
 #include "metrics_http.h"
 #include "notify.h"
+#include "server.h"
 #include "server_metrics.h"
-#include "worker.h"
+#include <wakeful/tcp.h>
+
+/* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is
+ * not given: stdio, the listener, epoll, signalfd and eventfds of the main thread, slack for
+ * libc and tools (64), and per worker its pipe (2), epoll instance, eventfd and drain
+ * timerfd (5, one to spare). */
+#define FD_RESERVE_BASE 64u
+#define FD_RESERVE_PER_WORKER 5u
+
+static uint64_t default_max_connections(rlim_t nofile, unsigned workers)
+{
+    uint64_t reserve = FD_RESERVE_BASE + (uint64_t)FD_RESERVE_PER_WORKER * workers;
+    uint64_t limit = nofile == RLIM_INFINITY ? (1ull << 30) : (uint64_t)nofile;
+    /* With a tiny limit keep at least half for connections. */
+    if (reserve > limit / 2)
+        reserve = limit / 2;
+    return limit - reserve > 0 ? limit - reserve : 1;
+}
+
+/* What the signal handler (the acceptor loop's watch on the signalfd) works on. */
+struct program {
+    const struct server_options *opt;
+    struct server *srv;
+    int sigfd;
+    int stopping;   /* a SIGINT/SIGTERM came */
+};
 
 /* Sends READY=1 (and its STATUS=) to systemd.  The one datagram systemd must not miss:
- * when its queue is full (-EAGAIN), try again a few times, 1 ms apart, before going on
- * without it (systemd then fails the start at TimeoutStartSec=, which the log explains). */
+ * when its queue is full (-EAGAIN), try again, 1 ms apart, for at most 100 ms, before
+ * going on without it (systemd then fails the start at TimeoutStartSec=, and the warning
+ * says why). */
 static void notify_ready(const char *state)
 {
     int r = notify_send(state);
@@ -43,37 +63,33 @@ static void notify_ready(const char *state)
                  wk_strerror(r));
 }
 
-/* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is
- * not given: stdio, the listener, epoll, signalfd and eventfd of the main thread, slack for
- * libc and tools (64), and per worker its pipe (2), epoll instance, eventfd and drain
- * timerfd (5, one to spare). */
-#define FD_RESERVE_BASE 64u
-#define FD_RESERVE_PER_WORKER 5u
-
-/* The listen backlog: the system's maximum (the kernel clamps any larger value to
- * net.core.somaxconn anyway; reading it makes the intent explicit).  A full accept queue
- * drops SYNs and costs each client a 1 s retransmission. */
-static int listen_backlog(void)
+/* The acceptor's loop saw the signalfd readable.  SIGUSR1: the counters to stderr.
+ * SIGINT/SIGTERM: stop (systemd hears STOPPING=1 first). */
+static void on_signal(void *arg)
 {
-    int backlog = SOMAXCONN;
-    FILE *f = fopen("/proc/sys/net/core/somaxconn", "re");
-    if (f != NULL) {
-        int v;
-        if (fscanf(f, "%d", &v) == 1 && v > 0)
-            backlog = v;
-        fclose(f);
+    struct program *pg = arg;
+    struct signalfd_siginfo si;
+    while (read(pg->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGUSR1) {
+            fprintf(stderr, "wakeful-server: counters\n");
+            server_report(pg->srv, stderr, 1);
+            continue;
+        }
+        if (!pg->stopping) {
+            char status[160];
+            snprintf(status, sizeof status,
+                     "STOPPING=1\nSTATUS=draining: %llu connections open, at most %llu ms",
+                     (unsigned long long)limit_live(&pg->srv->limit),
+                     (unsigned long long)pg->opt->drain_ms);
+            notify_send(status);
+            if (pg->opt->verbosity >= VERBOSITY_NORMAL)
+                log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN,
+                         "%s: draining (at most %llu ms)", strsignal((int)si.ssi_signo),
+                         (unsigned long long)pg->opt->drain_ms);
+        }
+        pg->stopping = 1;
+        server_stop(pg->srv);
     }
-    return backlog;
-}
-
-static uint64_t default_max_connections(rlim_t nofile, unsigned workers)
-{
-    uint64_t reserve = FD_RESERVE_BASE + (uint64_t)FD_RESERVE_PER_WORKER * workers;
-    uint64_t limit = nofile == RLIM_INFINITY ? (1ull << 30) : (uint64_t)nofile;
-    /* With a tiny limit keep at least half for connections. */
-    if (reserve > limit / 2)
-        reserve = limit / 2;
-    return limit - reserve > 0 ? limit - reserve : 1;
 }
 
 int main(int argc, char **argv)
@@ -105,9 +121,9 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 * 1024);
 #endif
 
-    /* Signals: SIGPIPE ignored (sends use MSG_NOSIGNAL anyway); the three we act on are
+    /* Signals: SIGPIPE ignored (sends use MSG_NOSIGNAL anyway); the ones we act on are
      * blocked here, before any thread exists, so every thread inherits the mask and they
-     * arrive only through the main loop's signalfd. */
+     * arrive only through the signalfd the acceptor's loop watches. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
@@ -124,84 +140,42 @@ int main(int argc, char **argv)
     rlim_t nofile = cli_raise_nofile_limit();
 
     struct server srv;
-    memset(&srv, 0, sizeof srv);
-    srv.opt = &opt;
-    srv.max_connections = opt.max_connections ? opt.max_connections
-                                              : default_max_connections(nofile, opt.workers);
-    srv.rec_size = opt.verbosity >= VERBOSITY_VERBOSE ? sizeof(struct dispatch_rec)
-                                                      : DISPATCH_REC_SHORT;
-    AO_store(&srv.live, 0);
-    srv.poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (srv.poke_fd < 0) {
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "eventfd: %s", strerror(errno));
-        return 1;
-    }
-
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    char where[96];
-    if (wk_sockaddr_parse(opt.bind, opt.port, &addr, &addr_len) != 0) {
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot parse address %s",
-                 opt.bind);
-        return 2;
-    }
-    int lfd = wk_tcp_listen((struct sockaddr *)&addr, addr_len, listen_backlog());
-    if (lfd < 0) {
-        wk_sockaddr_format((struct sockaddr *)&addr, where, sizeof where);
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot listen on %s: %s", where,
-                 wk_strerror(lfd));
-        return 1;
-    }
-    /* TCP_DEFER_ACCEPT: the handshake completes in the kernel, but the connection reaches the
-     * accept queue only once its first bytes have arrived (or the period ran out).  The
-     * acceptor then wakes once per request instead of once for the handshake and once more
-     * (in the worker) for the frame, and the worker's first recv finds the frame there.
-     * In seconds, rounded up.  Failing to set it is not fatal: it only costs speed. */
-    if (opt.defer_accept_ms > 0) {
-        int secs = (int)((opt.defer_accept_ms + 999) / 1000);
-        if (setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0 &&
-            opt.verbosity >= VERBOSITY_NORMAL)
-            log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
-                     "TCP_DEFER_ACCEPT: %s (going on without it)", strerror(errno));
-    }
-    /* The real address, port included when -p 0 let the kernel choose. */
-    addr_len = sizeof addr;
-    if (getsockname(lfd, (struct sockaddr *)&addr, &addr_len) != 0) {
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "getsockname: %s",
-                 strerror(errno));
-        return 1;
-    }
-    wk_sockaddr_format((struct sockaddr *)&addr, where, sizeof where);
-
-    int r = workers_start(&srv);
+    struct program pg = {.opt = &opt, .srv = &srv, .sigfd = sigfd, .stopping = 0};
+    struct server_watch watch = {.fd = sigfd, .fn = on_signal, .arg = &pg};
+    const char *what = "";
+    int r = server_start(&srv, &opt, default_max_connections(nofile, opt.workers), &watch,
+                         &what);
     if (r < 0) {
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot start the workers: %s",
-                 wk_strerror(r));
-        return 1;
-    }
-    struct acceptor acc;
-    r = acceptor_init(&acc, &srv, lfd, sigfd);
-    if (r < 0) {
-        log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot start the acceptor: %s",
-                 wk_strerror(r));
+        if (strcmp(what, "listen") == 0) {
+            char where[96];
+            wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
+            log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot listen on %s: %s",
+                     where, wk_strerror(r));
+        } else {
+            log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot start the %s: %s",
+                     what, wk_strerror(r));
+        }
         return 1;
     }
 
     /* --metrics: its own thread and executor (metrics_http.h), started before the
      * listening line so that a port already taken is a startup failure, and stopped after
-     * the drain, so the final figures can be scraped while the server drains. */
+     * server_run's drain, so that the final figures can be scraped while the server
+     * drains. */
     struct metrics_http *metrics = NULL;
-    struct server_metrics_src metrics_src = {.srv = &srv, .acc = &acc};
     char metrics_where[96] = "";
     if (opt.metrics != NULL) {
         struct sockaddr_storage maddr;
         socklen_t maddr_len;
         metrics_parse_addr(opt.metrics, &maddr, &maddr_len); /* checked by options_parse */
         r = metrics_http_start(&metrics, (struct sockaddr *)&maddr, maddr_len,
-                               server_metrics_render, &metrics_src);
+                               server_metrics_render, &srv);
         if (r < 0) {
             log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN,
                      "cannot serve metrics on %s: %s", opt.metrics, wk_strerror(r));
+            server_stop(&srv);
+            server_run(&srv);
+            server_free(&srv);
             return 1;
         }
         metrics_http_address(metrics, metrics_where, sizeof metrics_where);
@@ -211,6 +185,8 @@ int main(int argc, char **argv)
      * --metrics, its line comes right after, in the same write(2), so a reader sees both
      * or neither (line-buffered stdio would write them one by one).  Nothing else has
      * been written to stdout yet, so going around stdio here keeps the order. */
+    char where[96];
+    wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
     char lines[256];
     int nlines = snprintf(lines, sizeof lines, "listening on %s (%u workers)\n%s%s%s", where,
                           opt.workers, metrics != NULL ? "metrics on " : "", metrics_where,
@@ -225,42 +201,27 @@ int main(int argc, char **argv)
         off += (size_t)w;
     }
 
-    /* systemd (Type=notify): ready once the listener takes connections. */
+    /* systemd (Type=notify): ready once the listener takes connections; the watchdog,
+     * when the unit has WatchdogSec=, from the acceptor's loop. */
     char status[256];
     snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s (%u workers)%s%s", where,
              opt.workers, metrics != NULL ? ", metrics on " : "", metrics_where);
     notify_ready(status);
     uint64_t watchdog_usec = notify_watchdog_usec();
     if (watchdog_usec > 0)
-        acceptor_set_watchdog(&acc, watchdog_usec / 2 * 1000);
+        acceptor_set_watchdog(&srv.acceptor, watchdog_usec / 2 * 1000);
 
-    r = acceptor_run(&acc);
-    AO_store(&srv.draining, 1);
-    if (r < 0) {
+    r = server_run(&srv);
+    if (r < 0)
         log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "main loop: %s; shutting down",
                  wk_strerror(r));
-    } else if (opt.verbosity >= VERBOSITY_NORMAL) {
-        log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN, "%s: draining (at most %llu ms)",
-                 strsignal(r), (unsigned long long)opt.drain_ms);
-    }
-    snprintf(status, sizeof status,
-             "STOPPING=1\nSTATUS=draining: %llu connections open, at most %llu ms",
-             (unsigned long long)AO_load(&srv.live), (unsigned long long)opt.drain_ms);
-    notify_send(status);
-
-    /* Shutdown: no new connections (the kernel resets those still in the backlog), then
-     * the workers finish what they hold and exit, then the summary. */
-    acceptor_stop_listening(&acc);
-    workers_stop(&srv);
     if (opt.verbosity >= VERBOSITY_NORMAL) {
         fprintf(stderr, "wakeful-server: shutdown summary\n");
-        workers_report(&srv, stderr, 0);
-        acceptor_report(&acc, stderr);
+        server_report(&srv, stderr, 0);
     }
     metrics_http_stop(metrics);
     notify_send("STATUS=drained; exiting");
-    workers_free(&srv);
-    acceptor_free(&acc);
-    close(srv.poke_fd);
+    server_free(&srv);
+    close(sigfd);
     return r < 0 ? 1 : 0;
 }

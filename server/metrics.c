@@ -174,25 +174,6 @@ const double latency_bounds_s[LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.1, 2.5, 5, 10,
 };
 
-/* The same bounds in nanoseconds, for the hot path's integer compare. */
-static const uint64_t bounds_ns[LATENCY_BUCKETS] = {
-    500000ull,    1000000ull,    2500000ull,    5000000ull,    10000000ull,
-    25000000ull,  50000000ull,   100000000ull,  250000000ull,  500000000ull,
-    1000000000ull, 1100000000ull, 2500000000ull, 5000000000ull, 10000000000ull,
-};
-
-void latency_record(struct latency_hist *h, uint64_t ns)
-{
-    /* A linear scan: at most 15 compares of one cache line, cheaper than a division and
-     * a log, and short requests (the common case) stop early. */
-    size_t i = 0;
-    while (i < LATENCY_BUCKETS && ns > bounds_ns[i])
-        i++;
-    /* Single writer: a plain load and store each (see worker_count). */
-    AO_store(&h->bucket[i], AO_load(&h->bucket[i]) + 1);
-    AO_store(&h->sum_ns, AO_load(&h->sum_ns) + (AO_t)ns);
-}
-
 void metrics_histogram(struct mtext *t, const char *name, const char *help,
                        const struct latency_hist *const *hists, size_t n)
 {

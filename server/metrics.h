@@ -90,8 +90,26 @@ struct latency_hist {
     AO_t sum_ns;                      /* total of the observations, nanoseconds */
 };
 
-/* Records one duration.  The writer's thread only. */
-void latency_record(struct latency_hist *h, uint64_t ns);
+/* The bounds in nanoseconds, for the hot path's integer compare. */
+extern const uint64_t latency_bounds_ns[LATENCY_BUCKETS];
+
+/* Records one duration.  The writer's thread only.  Inline, with the bounds as constants,
+ * so that conn.c needs nothing else from metrics.c: a linear scan, at most 15 compares on
+ * one cache line, cheaper than a logarithm, and short requests (the common case) stop
+ * early; then a plain load and store each (single writer, as conn_count). */
+static inline void latency_record(struct latency_hist *h, uint64_t ns)
+{
+    static const uint64_t b[LATENCY_BUCKETS] = {
+        500000ull,     1000000ull,    2500000ull,    5000000ull,    10000000ull,
+        25000000ull,   50000000ull,   100000000ull,  250000000ull,  500000000ull,
+        1000000000ull, 1100000000ull, 2500000000ull, 5000000000ull, 10000000000ull,
+    };
+    unsigned i = 0;
+    while (i < LATENCY_BUCKETS && ns > b[i])
+        i++;
+    AO_store(&h->bucket[i], AO_load(&h->bucket[i]) + 1);
+    AO_store(&h->sum_ns, AO_load(&h->sum_ns) + (AO_t)ns);
+}
 
 /* Writes a histogram family `name` (HELP, TYPE, the buckets, _sum in seconds, _count),
  * summing the n histograms hists[0..n) (one per worker), read with relaxed loads. */

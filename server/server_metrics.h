@@ -8,18 +8,11 @@
 #ifndef WAKEFUL_SERVER_SERVER_METRICS_H
 #define WAKEFUL_SERVER_SERVER_METRICS_H
 
-#include "acceptor.h"
 #include "metrics.h"
-#include "server.h"
 
-/* The render's argument: where the counters are.  Both must outlive the metrics thread
- * (main stops it before it frees the workers). */
-struct server_metrics_src {
-    const struct server *srv;
-    const struct acceptor *acc;
-};
-
-/* A metrics_render_fn: arg is a struct server_metrics_src. */
+/* A metrics_render_fn (metrics_http.h): arg is the struct server, which must stay
+ * allocated, from server_start to server_free, while the metrics thread runs (main stops
+ * the thread after server_run, before server_free). */
 void server_metrics_render(void *arg, struct mtext *out);
 
 #endif
