@@ -4,7 +4,7 @@
  * every lane, each worker the only reader of its own.  A record is the connection's
  * descriptor (and, with -v, the peer address); a record whose fd is DISPATCH_STOP is the
  * shutdown marker, the last thing a lane carries.  After a write the writer unparks the
- * lane's executor (DESIGN-NOTES §1: hand over first, read the parked flag second), so a
+ * lane's executor (docs/design.md#park: hand over first, read the parked flag second), so a
  * worker parked with no task wakes, and one waiting in epoll sees its pipe readable (the
  * read end is one of its executor's wake-up descriptors).
  *

@@ -1,6 +1,6 @@
 /* server/worker.c: the worker threads.
  *
- * A worker's loop (DESIGN-NOTES §1, the parking half of it done by wk_executor_turn):
+ * A worker's loop (docs/design.md#park, the parking half of it done by wk_executor_turn):
  *   1. when its dispatch lane may hold something, take a bounded batch of connections
  *      (dispatch_read) and spawn a handle_client task for each (conn_spawn);
  *   2. one executor turn: poll the ready tasks; then, if the executor holds no task, park
