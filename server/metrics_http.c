@@ -5,8 +5,8 @@
  * reads the eventfd (READY when written), accepts up to ACCEPT_BATCH connections and
  * spawns a task for each, and waits on both only after both answered EAGAIN.  A connection
  * task is a coroutine: read the head (wk_tcp_recv_some, against the connection's absolute
- * deadline), parse it, render, send head and body in one sendmsg (wk_tcp_send_all2), shut
- * down the write side, read and discard until EOF, close. */
+ * deadline), parse it, render, send head and body in one sendmsg
+ * (wk_tcp_send_all_pair), shut down the write side, read and discard until EOF, close. */
 #include "metrics_http.h"
 
 #include <errno.h>
@@ -348,7 +348,7 @@ static wk_poll mconn_poll(wk_future *f, wk_context *cx)
 
     mconn_respond(c, v, head_only);
     c->phase = MC_SEND;
-    wk_tcp_send_all2_init(&c->u.send, &c->io, c->status, strlen(c->status),
+    wk_tcp_send_all_pair_init(&c->u.send, &c->io, c->status, strlen(c->status),
                           c->body.len ? c->body.buf : NULL, c->body.len, c->deadline);
     WK_CO_AWAIT(c->co, &c->u.send, cx);
     mconn_phase_end(c);
