@@ -11,7 +11,14 @@
 #endif
 
 /* Which per-worker counter a family shows. */
-enum per_worker { PW_CONNECTIONS, PW_REPLIES, PW_BAD_FRAMES, PW_TIMEOUTS, PW_RESETS, PW_PARKS };
+enum per_worker {
+    PW_CONNECTIONS,
+    PW_REPLIES,
+    PW_BAD_FRAMES,
+    PW_TIMEOUTS,
+    PW_RESETS,
+    PW_PARKS,
+};
 
 static uint64_t worker_value(const struct worker *w, enum per_worker which)
 {

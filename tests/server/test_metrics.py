@@ -299,7 +299,8 @@ def case_metrics_slow_client(binary):
         data, how = read_to_eof(silent, DEADLINE_S + 3)
         took = time.monotonic() - t0
         check(data == b"" and how in ("eof", "reset"), f"silent client: {data!r} {how}")
-        check(DEADLINE_S - 0.5 < took < DEADLINE_S + 2, f"silent client closed after {took:.2f} s")
+        check(DEADLINE_S - 0.5 < took < DEADLINE_S + 2,
+              f"silent client closed after {took:.2f} s")
         data, how = read_to_eof(trickle, 3)
         check(data == b"" and how in ("eof", "reset"), f"trickling client: {data!r} {how}")
         silent.close()

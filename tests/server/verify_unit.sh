@@ -19,7 +19,8 @@ done
 grep -q '@[A-Z_]*@' "$unit" && fail "an unconfigured @VARIABLE@ in $unit"
 # TimeoutStopSec above the default --drain-ms (5 s) and a margin.
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$unit")
-[ -n "$stop" ] && [ "$stop" -gt 10 ] || fail "TimeoutStopSec=$stop is not above --drain-ms + 5 s"
+[ -n "$stop" ] && [ "$stop" -gt 10 ] ||
+    fail "TimeoutStopSec=$stop is not above --drain-ms + 5 s"
 
 if ! command -v systemd-analyze > /dev/null; then
     echo "SKIP: no systemd-analyze here (Debian: apt-get install systemd)"
