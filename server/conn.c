@@ -11,8 +11,8 @@
  * struct below is what one connection costs besides the task header and the kernel's
  * socket.  The three steps never overlap, so their state shares one union; the read goes
  * into the worker's scratch buffer (never held across an await); field3 is freed as soon
- * as it has been printed; the peer's address is kept only with -v, as a tail appended to
- * the struct at spawn time. */
+ * as it has been printed; the peer's address is kept only with -v, and the accept time only
+ * with --metrics, as a tail appended to the struct at spawn time. */
 #include "conn.h"
 
 #include <errno.h>
@@ -65,9 +65,6 @@ struct conn {
     wk_future base;     /* first: the executor polls and drops through it */
     int co;             /* coroutine resume point (coro.h) */
     int phase;          /* an enum conn_phase */
-    uint64_t t_accept;  /* when conn_spawn ran (CLOCK_MONOTONIC ns), for the accept-to-reply
-                           histogram; no member of the union can keep it, since the send's
-                           state fills the union (8 bytes a connection) */
     wk_io io;           /* the socket, registered with the worker's reactor on first EAGAIN */
     union {
         struct {
@@ -78,8 +75,24 @@ struct conn {
         wk_sleep sleep;         /* --sleep-ms */
         wk_tcp_send_all send;   /* the reply */
     } u;
-    char peer[];        /* -v only: the peer as text, PEER_TEXT_SIZE bytes */
+    /* Appended at spawn time, only when used (see conn_peer, conn_t_accept): first, when
+     * the host is timed (--metrics), when conn_spawn ran (8 bytes, CLOCK_MONOTONIC ns, for
+     * the accept-to-reply histogram: no member of the union can keep it, since the send's
+     * state fills the union); then, with -v, the peer as text (PEER_TEXT_SIZE bytes). */
+    unsigned char tail[];
 };
+
+/* Bytes of the tail before the peer text: the accept time, when the host is timed. */
+static size_t tail_time_size(const struct conn_host *h)
+{
+    return h->timed ? sizeof(uint64_t) : 0;
+}
+
+/* The -v peer text in c's tail. */
+static char *conn_peer(struct conn *c, const struct conn_host *h)
+{
+    return (char *)c->tail + tail_time_size(h);
+}
 
 
 /* The host of this thread's connections (conn_host_enter). */
@@ -128,8 +141,12 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
 
     switch (how) {
     case END_REPLY:
-        /* The one clock read a reply costs the metrics. */
-        latency_record(&h->counters->latency, wk_now_ns() - c->t_accept);
+        if (h->timed) {
+            /* The one clock read a reply costs the metrics. */
+            uint64_t t_accept;
+            memcpy(&t_accept, c->tail, sizeof t_accept);
+            latency_record(&h->counters->latency, wk_now_ns() - t_accept);
+        }
         conn_count(&h->counters->replies);
         return;
     case END_BAD_FRAME:
@@ -143,7 +160,7 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
         break;
     }
     if (verbose(h))
-        printf("worker %u: %s: %s, closed without a reply\n", h->id, c->peer, why);
+        printf("worker %u: %s: %s, closed without a reply\n", h->id, conn_peer(c, h), why);
 }
 
 /* Prints field3 as Rust's {:?} prints a String (see debug_str.h).  Called with stdout
@@ -283,10 +300,10 @@ int conn_spawn(int fd, const struct sockaddr *peer)
 {
     struct conn_host *h = current_host;
     /* The future is built here and copied into the task by wk_spawn.  The union gives the
-     * -v tail its room (a struct with a flexible array member may sit in a union). */
+     * tail its room (a struct with a flexible array member may sit in a union). */
     union {
         struct conn c;
-        unsigned char room[sizeof(struct conn) + PEER_TEXT_SIZE];
+        unsigned char room[sizeof(struct conn) + sizeof(uint64_t) + PEER_TEXT_SIZE];
     } u;
     struct conn *c = &u.c;
     size_t size = sizeof(struct conn);
@@ -298,10 +315,14 @@ int conn_spawn(int fd, const struct sockaddr *peer)
     c->phase = PH_READ;
     wk_io_init(&c->io, fd);
     dl_decoder_init(&c->u.rd.dec, h->opt->max_frame);
-    c->t_accept = wk_now_ns();
-    c->u.rd.deadline = c->t_accept + h->opt->read_timeout_ms * WK_NSEC_PER_MSEC;
+    uint64_t now = wk_now_ns();
+    c->u.rd.deadline = now + h->opt->read_timeout_ms * WK_NSEC_PER_MSEC;
+    if (h->timed) {
+        memcpy(c->tail, &now, sizeof now);
+        size += sizeof now;
+    }
     if (peer != NULL) {
-        wk_sockaddr_format(peer, c->peer, PEER_TEXT_SIZE);
+        wk_sockaddr_format(peer, conn_peer(c, h), PEER_TEXT_SIZE);
         size += PEER_TEXT_SIZE;
     }
 
@@ -316,6 +337,6 @@ int conn_spawn(int fd, const struct sockaddr *peer)
     }
     conn_count(&h->counters->connections);
     if (peer != NULL)
-        printf("worker %u received connection from %s\n", h->id, c->peer);
+        printf("worker %u received connection from %s\n", h->id, conn_peer(c, h));
     return 0;
 }

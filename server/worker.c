@@ -199,6 +199,7 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
         w->host.opt = opt;
         w->host.scratch_size = WORKER_SCRATCH_SIZE;
         w->host.counters = &w->counters;
+        w->host.timed = opt->metrics != NULL; /* the histogram is read by /metrics only */
         w->host.closed = worker_conn_closed;
         w->index = i;
         w->pool = p;
