@@ -50,14 +50,14 @@ struct program {
  * when its queue is full (-EAGAIN), try again, 1 ms apart, for at most 100 ms, before
  * going on without it (systemd then fails the start at TimeoutStartSec=, and the warning
  * says why). */
-static void notify_ready(const char *state)
+static void notify_ready(const char *state, int verbosity)
 {
     int r = notify_send(state);
     for (int i = 0; r == -EAGAIN && i < 100; i++) {
         usleep(1000);
         r = notify_send(state);
     }
-    if (r < 0)
+    if (r < 0 && verbosity >= VERBOSITY_NORMAL)
         log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
                  "cannot tell systemd the server is ready ($NOTIFY_SOCKET): %s",
                  wk_strerror(r));
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
     char status[256];
     snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s (%u workers)%s%s", where,
              opt.workers, metrics != NULL ? ", metrics on " : "", metrics_where);
-    notify_ready(status);
+    notify_ready(status, opt.verbosity);
     uint64_t watchdog_usec = notify_watchdog_usec();
     if (watchdog_usec > 0)
         acceptor_set_watchdog(&srv.acceptor, watchdog_usec / 2 * 1000);
