@@ -22,9 +22,9 @@
 #include <wakeful/tcp.h>
 
 /* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is
- * not given: stdio, the listener, epoll, signalfd and eventfds of the main thread, slack for
- * libc and tools (64), and per worker its pipe (2), epoll instance, eventfd and drain
- * timerfd (5, one to spare). */
+ * not given: stdio, the listener and the agent's, epoll, signalfd and eventfds of the
+ * acceptor's thread, slack for libc and tools (64), and per worker its pipe (2), epoll
+ * instance, eventfd and drain timerfd (5, one to spare). */
 #define FD_RESERVE_BASE 64u
 #define FD_RESERVE_PER_WORKER 5u
 
@@ -63,29 +63,51 @@ static void notify_ready(const char *state, int verbosity)
                  wk_strerror(r));
 }
 
-/* The acceptor's loop saw the signalfd readable.  SIGUSR1: the counters to stderr.
- * SIGINT/SIGTERM: stop (systemd hears STOPPING=1 first). */
+/* The acceptor's loop saw the signalfd readable.  SIGUSR1 or SIGHUP: the counters to
+ * stderr (SIGHUP reloads nothing: there is no configuration file to re-read and no log
+ * file to re-open; it only must not kill the server, as its default action would).
+ * SIGINT/SIGTERM: server_stop, and systemd hears STOPPING=1 at the first; a second one
+ * during the grace period ends the grace, later ones change nothing (server_stop decides;
+ * this only words the log line). */
 static void on_signal(void *arg)
 {
     struct program *pg = arg;
     struct signalfd_siginfo si;
     while (read(pg->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGUSR1) {
+        if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP) {
             fprintf(stderr, "wakeful-server: counters\n");
             server_report(pg->srv, stderr, 1);
             continue;
         }
         if (!pg->stopping) {
-            char status[160];
-            snprintf(status, sizeof status,
-                     "STOPPING=1\nSTATUS=draining: %llu connections open, at most %llu ms",
-                     (unsigned long long)limit_live(&pg->srv->limit),
-                     (unsigned long long)pg->opt->drain_ms);
+            char status[200];
+            if (pg->opt->drain_grace_ms > 0)
+                snprintf(status, sizeof status,
+                         "STOPPING=1\nSTATUS=grace period of %llu ms, then draining: %llu "
+                         "connections open",
+                         (unsigned long long)pg->opt->drain_grace_ms,
+                         (unsigned long long)limit_live(&pg->srv->limit));
+            else
+                snprintf(status, sizeof status,
+                         "STOPPING=1\nSTATUS=draining: %llu connections open, at most %llu ms",
+                         (unsigned long long)limit_live(&pg->srv->limit),
+                         (unsigned long long)pg->opt->drain_ms);
             notify_send(status);
-            if (pg->opt->verbosity >= VERBOSITY_NORMAL)
+        }
+        if (pg->opt->verbosity >= VERBOSITY_NORMAL) {
+            if (!pg->stopping && pg->opt->drain_grace_ms > 0)
+                log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN,
+                         "%s: grace period of %llu ms, then draining (at most %llu ms)",
+                         strsignal((int)si.ssi_signo),
+                         (unsigned long long)pg->opt->drain_grace_ms,
+                         (unsigned long long)pg->opt->drain_ms);
+            else if (!pg->stopping)
                 log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN,
                          "%s: draining (at most %llu ms)", strsignal((int)si.ssi_signo),
                          (unsigned long long)pg->opt->drain_ms);
+            else if (server_phase(pg->srv) == SERVER_GRACE)
+                log_line(LOG_LEVEL_INFO, LOG_NO_WORKER, LOG_NO_CONN,
+                         "%s again: grace period ended", strsignal((int)si.ssi_signo));
         }
         pg->stopping = 1;
         server_stop(pg->srv);
@@ -130,6 +152,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sigfd < 0) {
@@ -146,9 +169,11 @@ int main(int argc, char **argv)
     int r = server_start(&srv, &opt, default_max_connections(nofile, opt.workers), &watch,
                          &what);
     if (r < 0) {
-        if (strcmp(what, "listen") == 0) {
+        if (strcmp(what, "listen") == 0 || strcmp(what, "agent") == 0) {
             char where[96];
-            wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
+            wk_sockaddr_format(what[0] == 'l' ? (struct sockaddr *)&srv.addr
+                                              : (struct sockaddr *)&srv.agent_addr,
+                               where, sizeof where);
             log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN, "cannot listen on %s: %s",
                      where, wk_strerror(r));
         } else {
@@ -174,6 +199,7 @@ int main(int argc, char **argv)
             log_line(LOG_LEVEL_ERROR, LOG_NO_WORKER, LOG_NO_CONN,
                      "cannot serve metrics on %s: %s", opt.metrics, wk_strerror(r));
             server_stop(&srv);
+            server_stop(&srv); /* the second ends a grace period at once */
             server_run(&srv);
             server_free(&srv);
             return 1;
@@ -182,15 +208,22 @@ int main(int argc, char **argv)
     }
 
     /* The one line scripts wait for; -v lines follow on stdout, one write each.  With
-     * --metrics, its line comes right after, in the same write(2), so a reader sees both
-     * or neither (line-buffered stdio would write them one by one).  Nothing else has
-     * been written to stdout yet, so going around stdio here keeps the order. */
+     * --metrics and --agent-port, their lines come right after it (metrics first), in the
+     * same write(2), so a reader sees all of them or none (line-buffered stdio would write
+     * them one by one).  Nothing else has been written to stdout yet, so going around
+     * stdio here keeps the order. */
     char where[96];
     wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
-    char lines[256];
-    int nlines = snprintf(lines, sizeof lines, "listening on %s (%u workers)\n%s%s%s", where,
-                          opt.workers, metrics != NULL ? "metrics on " : "", metrics_where,
-                          metrics != NULL ? "\n" : "");
+    char agent_where[96] = "";
+    if (opt.agent_port >= 0)
+        wk_sockaddr_format((struct sockaddr *)&srv.agent_addr, agent_where,
+                           sizeof agent_where);
+    char lines[400];
+    int nlines = snprintf(lines, sizeof lines, "listening on %s (%u workers)\n%s%s%s%s%s%s",
+                          where, opt.workers, metrics != NULL ? "metrics on " : "",
+                          metrics_where, metrics != NULL ? "\n" : "",
+                          opt.agent_port >= 0 ? "agent on " : "", agent_where,
+                          opt.agent_port >= 0 ? "\n" : "");
     fflush(stdout);
     for (size_t off = 0; nlines > 0 && off < (size_t)nlines;) {
         ssize_t w = write(STDOUT_FILENO, lines + off, (size_t)nlines - off);
@@ -203,9 +236,10 @@ int main(int argc, char **argv)
 
     /* systemd (Type=notify): ready once the listener takes connections; the watchdog,
      * when the unit has WatchdogSec=, from the acceptor's loop. */
-    char status[256];
-    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s (%u workers)%s%s", where,
-             opt.workers, metrics != NULL ? ", metrics on " : "", metrics_where);
+    char status[400];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s (%u workers)%s%s%s%s",
+             where, opt.workers, metrics != NULL ? ", metrics on " : "", metrics_where,
+             opt.agent_port >= 0 ? ", agent on " : "", agent_where);
     notify_ready(status, opt.verbosity);
     uint64_t watchdog_usec = notify_watchdog_usec();
     if (watchdog_usec > 0)

@@ -74,7 +74,7 @@ void server_metrics_render(void *arg, struct mtext *t)
                   (double)srv->limit.max);
     metrics_gauge(t, "wakeful_draining",
                   "1 from SIGTERM or SIGINT until exit (the server is draining), else 0.",
-                  (double)AO_load(&srv->draining));
+                  (double)server_draining(srv));
     per_worker(t, p, "wakeful_connections_total", "Connections a worker took.",
                PW_CONNECTIONS);
     per_worker(t, p, "wakeful_replies_total", "Requests answered with a reply.",
