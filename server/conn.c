@@ -146,6 +146,18 @@ static void conn_release_phase(struct conn *c)
         c->phase = PH_IDLE;
 }
 
+/* The reply is sent: count it, and, when the host is timed, record how long it took from
+ * conn_spawn (the one clock read a reply costs the metrics). */
+static void count_reply(struct conn *c, struct conn_host *h)
+{
+    if (h->timed) {
+        uint64_t t_accept;
+        memcpy(&t_accept, c->tail, sizeof t_accept);
+        latency_record(&h->counters->latency, wk_now_ns() - t_accept);
+    }
+    conn_count(&h->counters->replies);
+}
+
 /* Ends the connection: releases the phase, closes the socket, counts it. */
 static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, const char *why)
 {
@@ -158,13 +170,7 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
 
     switch (how) {
     case END_REPLY:
-        if (h->timed) {
-            /* The one clock read a reply costs the metrics. */
-            uint64_t t_accept;
-            memcpy(&t_accept, c->tail, sizeof t_accept);
-            latency_record(&h->counters->latency, wk_now_ns() - t_accept);
-        }
-        conn_count(&h->counters->replies);
+        count_reply(c, h);
         return;
     case END_BAD_FRAME:
         conn_count(&h->counters->bad_frames);
@@ -353,7 +359,7 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
         conn_finish(c, h, END_REPLY, NULL);
         WK_CO_RETURN(c->co);
     }
-    conn_count(&h->counters->replies); /* replied: whatever the linger does, it counts */
+    count_reply(c, h); /* replied: whatever the linger does, it counts */
     shutdown(c->io.fd, SHUT_WR);
     c->phase = PH_LINGER;
     c->u.linger.deadline = wk_deadline_in_ms(LINGER_MS);

@@ -1029,6 +1029,12 @@ class Run:
                     if v.get("wakeful_replies_total", 0) < self.book.good["answered"]:
                         self.fail(f"metrics: replies {v.get('wakeful_replies_total')} < "
                                   f"answered {self.book.good['answered']}")
+                    if (v.get("wakeful_request_duration_seconds_count") !=
+                            v.get("wakeful_replies_total")):
+                        self.fail(f"metrics: the histogram counts "
+                                  f"{v.get('wakeful_request_duration_seconds_count')} "
+                                  f"replies, wakeful_replies_total "
+                                  f"{v.get('wakeful_replies_total')}")
                     if v.get("wakeful_open_connections") != 0:
                         self.fail(f"metrics: {v.get('wakeful_open_connections')} open "
                                   f"connections when quiet")

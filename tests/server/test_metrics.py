@@ -192,11 +192,18 @@ def case_metrics_counters(binary):
         check(time.time() - 60 < start <= time.time(), f"start time {start}")
         check(value(samples, "process_cpu_seconds_total") > 0, "cpu")
 
-        # One more request moves the counters by one.
+        # One more request moves the counters by one; so does one that sends more than its
+        # frame (its reply is followed by a lingering close, and counted before it).
         good_request(srv.addr())
-        after, _ = scrape(srv, parse)
-        check(sum(per_worker(after, "wakeful_replies_total").values()) == n + 1, "n + 1")
-        check(value(after, name + "_count") == n + 1, "count n + 1")
+        s = connect(srv.addr())
+        s.sendall(frame() + b"x" * 1000)
+        data, how = read_to_eof(s)
+        s.close()
+        check(data == REPLY and how == "eof", f"with extra bytes: {data!r} {how}")
+        after = wait_for("the lingering reply counted", lambda: (lambda a: a if sum(
+            per_worker(a, "wakeful_replies_total").values()) == n + 2 else None)(
+            scrape(srv, parse)[0]))
+        check(value(after, name + "_count") == n + 2, "count n + 2")
     finally:
         srv.kill()
 
