@@ -73,8 +73,17 @@ void server_metrics_render(void *arg, struct mtext *t)
                   "The --max-connections limit: at it, the server stops accepting.",
                   (double)srv->limit.max);
     metrics_gauge(t, "wakeful_draining",
-                  "1 from SIGTERM or SIGINT until exit (the server is draining), else 0.",
+                  "1 from SIGTERM or SIGINT (its grace period included) until exit, else 0.",
                   (double)server_draining(srv));
+    /* One sample per phase of server.h, 1 for the current one. */
+    static const char *const phases[] = {"up", "grace", "closing", "draining", "done"};
+    enum server_phase ph = server_phase(srv);
+    metrics_family(t, "wakeful_shutdown_phase", "gauge",
+                   "1 for the phase the server is in (up; after SIGTERM grace, closing, "
+                   "draining; done), 0 for the others.");
+    for (unsigned i = 0; i < sizeof phases / sizeof phases[0]; i++)
+        metrics_sample_u64(t, "wakeful_shutdown_phase", "phase", phases[i],
+                           (unsigned)ph == i);
     per_worker(t, p, "wakeful_connections_total", "Connections a worker took.",
                PW_CONNECTIONS);
     per_worker(t, p, "wakeful_replies_total", "Requests answered with a reply.",

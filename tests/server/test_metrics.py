@@ -164,6 +164,10 @@ def case_metrics_counters(binary):
         check(value(samples, "wakeful_dropped_total") == 0, "dropped")
         check(value(samples, "wakeful_open_connections") == 0, "open connections")
         check(value(samples, "wakeful_draining") == 0, "draining")
+        phases = {dict(k[1])["phase"]: v for k, v in samples.items()
+                  if k[0] == "wakeful_shutdown_phase"}
+        check(phases == {"up": 1, "grace": 0, "closing": 0, "draining": 0, "done": 0},
+              f"phases {phases}")
 
         name = "wakeful_request_duration_seconds"
         check(types.get(name) == "histogram", f"{name} is {types.get(name)}")
@@ -361,11 +365,20 @@ def case_metrics_cap(binary):
         srv.kill()
 
 
+def phase(samples):
+    """The phase wakeful_shutdown_phase says the server is in."""
+    on = [dict(k[1])["phase"] for k, v in samples.items()
+          if k[0] == "wakeful_shutdown_phase" and v == 1]
+    check(len(on) == 1, f"phases on: {on}")
+    return on[0]
+
+
 def case_metrics_drain(binary):
-    """During the drain the endpoint still answers, with wakeful_draining 1; it closes
-    after the drain; the exit status is 0."""
+    """Through the grace period and the drain the endpoint still answers, with
+    wakeful_draining 1 and the phase; it closes after the drain; the exit status is 0."""
     parse = parser()
-    srv = MetricsServer(binary, "--sleep-ms", "1500", "--drain-ms", "5000")
+    srv = MetricsServer(binary, "--sleep-ms", "2500", "--drain-ms", "5000",
+                        "--drain-grace-ms", "1000")
     try:
         clients = []
         for _ in range(5):
@@ -374,9 +387,15 @@ def case_metrics_drain(binary):
             clients.append(s)
         wait_for("5 open", lambda: value(scrape(srv, parse)[0],
                                          "wakeful_open_connections") == 5)
+        check(phase(scrape(srv, parse)[0]) == "up", "phase before SIGTERM")
         srv.send_signal(signal.SIGTERM)
         samples = wait_for("draining", lambda: (lambda s: s if value(
             s, "wakeful_draining") == 1 else None)(scrape(srv, parse)[0]), 3)
+        check(phase(samples) == "grace", f"phase {phase(samples)} right after SIGTERM")
+        check(value(samples, "wakeful_open_connections") == 5, "open during the grace")
+        samples = wait_for("the drain phase", lambda: (lambda s: s if phase(
+            s) == "draining" else None)(scrape(srv, parse)[0]), 3)
+        check(value(samples, "wakeful_draining") == 1, "draining during the drain")
         check(value(samples, "wakeful_open_connections") == 5, "open during the drain")
         for s in clients:
             data, how = read_to_eof(s, 5)
