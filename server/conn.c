@@ -89,7 +89,7 @@ struct conn {
             wk_timer timer;     /* armed at the deadline while waiting for input */
         } linger;
     } u;
-    /* Appended at spawn time, only when used (see conn_peer, conn_t_accept): first, when
+    /* Appended at spawn time, only when used (see conn_peer, count_reply): first, when
      * the host is timed (--metrics), when conn_spawn ran (8 bytes, CLOCK_MONOTONIC ns, for
      * the accept-to-reply histogram: no member of the union can keep it, since the send's
      * state fills the union); then, with -v, the peer as text (PEER_TEXT_SIZE bytes). */
