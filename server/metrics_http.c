@@ -287,6 +287,9 @@ static void mconn_respond(struct mconn *c, enum metrics_http_verdict v, int head
             metrics_counter(&c->body, "wakeful_metrics_timeouts_total",
                             "Connections to this metrics endpoint closed at the deadline "
                             "before a whole request came.", c->m->timeouts);
+            metrics_counter(&c->body, "wakeful_metrics_bad_requests_total",
+                            "Requests to this metrics endpoint answered 400.",
+                            c->m->bad_requests);
         }
         if (c->body.oom) {
             mtext_free(&c->body);

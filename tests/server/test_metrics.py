@@ -283,6 +283,8 @@ def case_metrics_http(binary):
 
         samples, _ = scrape(srv, parse)
         check(value(samples, "wakeful_metrics_rejected_total") == 0, "nothing rejected")
+        check(value(samples, "wakeful_metrics_bad_requests_total") == 7,
+              f"bad requests {value(samples, 'wakeful_metrics_bad_requests_total')}, sent 7")
         # The server itself saw none of this.
         check(value(samples, "wakeful_accepted_total") == 0, "the main port was touched")
         good_request(srv.addr())
