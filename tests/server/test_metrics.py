@@ -446,6 +446,16 @@ def case_metrics_flags(binary):
     finally:
         srv.kill()
 
+    # With the agent port too: listening, metrics, agent, in that order (one write).
+    parse = parser()
+    srv = MetricsServer(binary, "--agent-port", "0")
+    try:
+        lines = srv.stdout().split("\n")
+        check(re.match(r"^agent on 127\.0\.0\.1:\d+$", lines[2]), f"third line {lines[2]!r}")
+        scrape(srv, parse)
+    finally:
+        srv.kill()
+
     # A port already taken: exit 1, one diagnostic line, nothing on stdout.
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
