@@ -546,7 +546,7 @@ def case_notify(binary):
         srv = None
         try:
             t0 = time.monotonic()
-            srv = Server(binary, "--sleep-ms", "200", env=env)
+            srv = Server(binary, "--sleep-ms", "1000", env=env)
             ready = fields(sd.receive(lambda m: "READY=1" in m))
             check(ready.get("STATUS", "").startswith(f"listening on 127.0.0.1:{srv.port} "),
                   f"READY's STATUS: {ready}")
@@ -568,11 +568,16 @@ def case_notify(binary):
             check(data == REPLY, f"in flight across the stop: {data!r} {how}")
             s.close()
             last = sd.receive(lambda m: m.startswith("STATUS="))
+            # The heartbeats go on through the drain (the request's 1 s sleep).
+            i_stop = next(i for i, (_, m) in enumerate(sd.got) if "STOPPING=1" in m)
+            during = sum(1 for _, m in sd.got[i_stop:] if m == "WATCHDOG=1")
+            check(during >= 3, f"{during} watchdog pings during a 1 s drain")
             rc, err = srv.stop()
             check(rc == 0, f"exit {rc}")
             check(not re.search(r"^\S+ error", err, re.M), f"stderr {err!r}")
             log(f"{'abstract' if abstract else 'path'}: ready after "
-                f"{sd.got[0][0] - t0:.3f} s, {n} pings/s, last {last!r}")
+                f"{sd.got[0][0] - t0:.3f} s, {n} pings/s, {during} during the drain, "
+                f"last {last!r}")
         finally:
             if srv is not None:
                 srv.kill()
