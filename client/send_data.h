@@ -22,10 +22,14 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <atomic_ops.h>
+
 #include <wakeful/future.h>
 #include <wakeful/io.h>
 #include <wakeful/tcp.h>
 #include <wakeful/timer.h>
+
+#include "resolve.h"
 
 /* The reply every request must get, byte for byte, before the server closes. */
 #define CL_REPLY "Hello, client!"
@@ -44,11 +48,16 @@
 #define CL_E_WRONG_REPLY (-10001) /* the reply was not exactly CL_REPLY (or over the cap) */
 #define CL_E_NO_REPLY (-10002)    /* the server closed the connection without a byte */
 
-/* What every request of a run shares: read-only once the run starts, so any number of
- * threads read it without locks. */
+/* What every request to one target shares: read-only once the run starts (but for
+ * `preferred`, a hint any thread may overwrite), so any number of threads read it without
+ * locks. */
 typedef struct cl_target {
-    struct sockaddr_storage addr; /* the server */
-    socklen_t addr_len;           /* the length of addr */
+    const cl_addr *addrs;         /* the server's addresses, in getaddrinfo's order (borrowed) */
+    unsigned naddrs;              /* at least 1 */
+    AO_t preferred;               /* the address the last successful connect used: requests
+                                     start there, then try the others in order */
+    const cl_addr *binds;         /* --bind source addresses (borrowed), or NULL */
+    unsigned nbinds;              /* how many */
     const uint8_t *body;          /* field3 of every request, NULL for the book's text */
     size_t body_len;              /* the length of body */
     uint64_t timeout_ns;          /* per request, connect to EOF; 0 for none */
@@ -59,7 +68,10 @@ typedef struct cl_send_data {
     wk_future base;
     int co;                    /* the coroutine's resume point (coro.h) */
     int op;                    /* which member of `u` is live, for drop (SD_OP_* in .c) */
-    const cl_target *target;   /* borrowed, shared by every request */
+    cl_target *target;         /* borrowed, shared by every request to it */
+    uint64_t index;            /* the request's number (picks its --bind address) */
+    unsigned attempt;          /* addresses tried so far */
+    unsigned ai;               /* the address being tried */
     uint64_t deadline;         /* absolute, shared by connect, send and receive */
     wk_io io;                  /* the socket, owned; closed before READY */
     union {
@@ -77,9 +89,10 @@ typedef struct cl_send_data {
 
 /* Prepares request number `index`: field1 = index, field2 = index as u16, field3 the
  * target's body or the book's "Hello, server! {index}".  Nothing happens until the first
- * poll.  deadline is absolute (WK_DEADLINE_NEVER for none).  target is borrowed and must
+ * poll.  A connect refused or unreachable on one of the target's addresses moves on to
+ * the next (as a client of getaddrinfo's list does).  deadline is absolute (WK_DEADLINE_NEVER for none).  target is borrowed and must
  * outlive the future.  Never fails, never allocates. */
-void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
+void cl_send_data_init(cl_send_data *d, cl_target *target, uint64_t index,
                        uint64_t deadline);
 
 #endif
