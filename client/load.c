@@ -485,6 +485,12 @@ int cl_load_init(cl_load *l, const cl_options *o, FILE *vout)
             hist_init(&w->latency) < 0 ||
             (cl_open_loop(o) && hist_init(&w->latency_uncorrected) < 0))
             goto nomem;
+        /* hist_init's counts come zeroed but unmapped; hist_reset writes them, so every
+         * page is resident from the start and the RSS does not creep up as a long run
+         * reaches new slots: memory is flat from the first request. */
+        hist_reset(&w->latency);
+        if (cl_open_loop(o))
+            hist_reset(&w->latency_uncorrected);
         AO_store(&w->done, 0);
         AO_store(&w->failed, 0);
     }
@@ -574,6 +580,23 @@ void cl_load_progress(cl_load *l, uint64_t *done, uint64_t *failed)
     }
     *done = d;
     *failed = f;
+}
+
+/* The process's peak resident set, VmHWM, in KiB (0 when /proc cannot say).  Not
+ * getrusage's ru_maxrss: that one survives exec, so a client started by a large parent
+ * (a Python test) reports the parent's peak from before the exec. */
+static uint64_t peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
 }
 
 int cl_load_finish(cl_load *l, cl_summary *s)
@@ -666,8 +689,8 @@ int cl_load_finish(cl_load *l, cl_summary *s)
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         s->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
         s->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-        s->max_rss_kb = (uint64_t)ru.ru_maxrss;
     }
+    s->max_rss_kb = peak_rss_kb();
     return error;
 }
 

@@ -67,7 +67,7 @@ typedef struct cl_summary {
     bool interrupted;                 /* Ctrl-C */
     uint64_t abandoned;               /* started but dropped when the grace after Ctrl-C ran out */
     double cpu_user_s, cpu_sys_s;     /* the whole process, from getrusage */
-    uint64_t max_rss_kb;              /* the process's peak resident set (VmHWM), getrusage */
+    uint64_t max_rss_kb;              /* the process's peak resident set (VmHWM), KiB */
     unsigned threads;                 /* executor threads used */
     uint64_t concurrency;             /* lanes used (under -R: the cap on requests in flight) */
     wk_executor_stats exec;           /* summed over the threads */
