@@ -249,6 +249,29 @@ static double next_level(double level, int ticks_per_half)
     return level + 100.0 / ticks;
 }
 
+/* The percentile column's number for tick `level` (in percent), so that "%.12f" prints
+ * what Java's Formatter prints.  Java rounds the shortest decimal form of level / 100 half
+ * up, where printf rounds the binary value to nearest; they differ where that decimal form
+ * ends in a 5 at the 13th place (level 99.97802734375: Java 0.999780273438, printf
+ * ...437).  A level is a sum of steps 20 / 2^k, a binary fraction mant * 2^e with mant odd,
+ * so level * 10^10 = mant * 5^10 * 2^(e + 10) is an odd number of halves, that tie,
+ * exactly when e == -11; then a tenth of the last printed digit tips it up, as Java does. */
+static double percentile_column(double level)
+{
+    double p = level / 100.0;
+    int e;
+    double m = frexp(level, &e);
+    if (m == 0)
+        return p;
+    uint64_t mant = (uint64_t)ldexp(m, 53);
+    e -= 53;
+    while ((mant & 1) == 0) {
+        mant >>= 1;
+        e++;
+    }
+    return e == -11 ? p + 1e-13 : p;
+}
+
 int hist_write_hgrm(const hist *h, FILE *f, double unit_scale)
 {
     if (!(unit_scale > 0))
@@ -274,7 +297,8 @@ int hist_write_hgrm(const hist *h, FILE *f, double unit_scale)
             while (reached >= level) {
                 double p = level / 100.0;
                 if (fprintf(f, "%12.3f %2.12f %10" PRIu64 " %14.2f\n",
-                            (double)reported_at(h, i) / unit_scale, p, seen, 1.0 / (1.0 - p)) < 0)
+                            (double)reported_at(h, i) / unit_scale, percentile_column(level),
+                            seen, 1.0 / (1.0 - p)) < 0)
                     return -EIO;
                 level = next_level(level, ticks_per_half);
                 if (seen == h->total)

@@ -111,7 +111,9 @@ size_t hist_memory_bytes(const hist *h);
  * Mean/StdDeviation, Max/Total count, Buckets/SubBuckets footer.  Values are divided by
  * unit_scale (1e6 prints nanoseconds as milliseconds).  Row values follow the rule above
  * (a slot's highest value, at most max) and the footer's Max is hist_max, so the file
- * agrees with what hist_value_at_percentile and hist_max report.  Returns 0, -EINVAL for
+ * agrees with what hist_value_at_percentile and hist_max report.  Otherwise the text is
+ * Java's for the same values, character for character, but Mean and StdDeviation, which
+ * Java computes from slot midpoints and we from the values.  Returns 0, -EINVAL for
  * a unit_scale that is not positive, or -EIO when a write fails.  Does not close f. */
 int hist_write_hgrm(const hist *h, FILE *f, double unit_scale);
 

@@ -29,6 +29,7 @@
 #include <wakeful/tcp.h>
 #include <wakeful/timer.h>
 
+#include "errors.h" /* CL_E_*: results of our own, beside the runtime's -errno values */
 #include "resolve.h"
 
 /* The reply every request must get, byte for byte, before the server closes. */
@@ -42,11 +43,6 @@
 /* Inline frame buffer: the 10-byte header plus a field3 of up to 54 bytes ("Hello, server!
  * 18446744073709551615" is 35).  A larger field3 stays in the shared buffer. */
 #define CL_INLINE_FRAME 64
-
-/* Results of our own, beside the runtime's negative errno values; they are below every
- * errno (errno values stay under 4096 on Linux). */
-#define CL_E_WRONG_REPLY (-10001) /* the reply was not exactly CL_REPLY (or over the cap) */
-#define CL_E_NO_REPLY (-10002)    /* the server closed the connection without a byte */
 
 /* What every request to one target shares: read-only once the run starts (but for
  * `preferred`, a hint any thread may overwrite), so any number of threads read it without
@@ -67,7 +63,7 @@ typedef struct cl_target {
 typedef struct cl_send_data {
     wk_future base;
     int co;                    /* the coroutine's resume point (coro.h) */
-    int op;                    /* which member of `u` is live, for drop (SD_OP_* in .c) */
+    wk_future *step;           /* the member of `u` in flight, NULL when none: for drop */
     cl_target *target;         /* borrowed, shared by every request to it */
     uint64_t index;            /* the request's number (picks its --bind address) */
     unsigned attempt;          /* addresses tried so far */

@@ -273,6 +273,17 @@ START_TEST(nearest_rank_by_hand)
     ck_assert_uint_eq(hist_value_at_percentile(&h, 250), 2000);
     ck_assert_uint_eq(hist_value_at_percentile(&h, -1), 500);
     ck_assert_uint_eq(hist_value_at_percentile(&h, NAN), 500);
+    /* Whole percentiles of 100 values are ranks exactly, although some products such as
+     * 7 / 100.0 * 100 come out a hair above the integer (7.000000000000001). */
+    hist_reset(&h);
+    for (uint64_t v = 1; v <= 100; v++)
+        hist_record(&h, v * 10);
+    for (int pct = 1; pct < 100; pct++)
+        ck_assert_msg(hist_value_at_percentile(&h, pct) == (uint64_t)pct * 10, "p%d = %" PRIu64,
+                      pct, hist_value_at_percentile(&h, pct));
+    hist_reset(&h);
+    for (uint64_t v = 1; v <= 4; v++)
+        hist_record(&h, v * 500);
     /* Above 2048 ns a slot is wider than 1 ns: the highest value of the slot is reported
      * (3001 for 3000, whose slot is [3000, 3001]), but never more than the max. */
     hist_record(&h, 3000);
@@ -631,6 +642,98 @@ START_TEST(hgrm_errors)
 }
 END_TEST
 
+/* The output of HdrHistogram's Java code (org.HdrHistogram.Histogram(1, 3600e9, 3),
+ * recordValue of each value, outputPercentileDistribution(out, 5, 1e6)) for the same
+ * values, line for line but the Mean line (Java averages slot midpoints, we the values).
+ * The last value is the highest of its slot, where Java's max rule and ours agree. */
+START_TEST(hgrm_matches_hdrhistogram_java)
+{
+    static const char *const java[] = {
+        "       Value     Percentile TotalCount 1/(1-Percentile)\n",
+        "\n",
+        "       0.001 0.000000000000          1           1.00\n",
+        "       0.100 0.100000000000         10           1.11\n",
+        "       0.400 0.200000000000         20           1.25\n",
+        "       0.900 0.300000000000         30           1.43\n",
+        "       1.601 0.400000000000         40           1.67\n",
+        "       2.501 0.500000000000         50           2.00\n",
+        "       3.027 0.550000000000         55           2.22\n",
+        "       3.600 0.600000000000         60           2.50\n",
+        "       4.227 0.650000000000         65           2.86\n",
+        "       4.903 0.700000000000         70           3.33\n",
+        "       5.628 0.750000000000         75           4.00\n",
+        "       6.087 0.775000000000         78           4.44\n",
+        "       6.402 0.800000000000         80           5.00\n",
+        "       6.889 0.825000000000         83           5.71\n",
+        "       7.225 0.850000000000         85           6.67\n",
+        "       7.746 0.875000000000         88           8.00\n",
+        "       7.922 0.887500000000         89           8.89\n",
+        "       8.102 0.900000000000         90          10.00\n",
+        "       8.471 0.912500000000         92          11.43\n",
+        "       8.651 0.925000000000         93          13.33\n",
+        "       8.839 0.937500000000         94          16.00\n",
+        "       9.028 0.943750000000         95          17.78\n",
+        "       9.028 0.950000000000         95          20.00\n",
+        "       9.224 0.956250000000         96          22.86\n",
+        "       9.413 0.962500000000         97          26.67\n",
+        "       9.413 0.968750000000         97          32.00\n",
+        "       9.609 0.971875000000         98          35.56\n",
+        "       9.609 0.975000000000         98          40.00\n",
+        "       9.609 0.978125000000         98          45.71\n",
+        "       9.806 0.981250000000         99          53.33\n",
+        "       9.806 0.984375000000         99          64.00\n",
+        "       9.806 0.985937500000         99          71.11\n",
+        "       9.806 0.987500000000         99          80.00\n",
+        "       9.806 0.989062500000         99          91.43\n",
+        "      10.002 0.990625000000        100         106.67\n",
+        "      10.002 1.000000000000        100\n",
+        "#[Mean    =        3.383, StdDeviation   =        3.009]\n",
+        "#[Max     =       10.002, Total count    =          100]\n",
+        "#[Buckets =           32, SubBuckets     =         2048]\n",
+    };
+    hist h;
+    ck_assert_int_eq(hist_init(&h), 0);
+    for (uint64_t i = 1; i < 100; i++)
+        hist_record(&h, i * i * 1000 + i);
+    hist_record(&h, 10002431);
+    ck_assert_uint_eq(hist_highest_equivalent(10002431), 10002431);
+    char *text = hgrm_text(&h, 1e6);
+    char *line = text;
+    for (size_t k = 0; k < sizeof java / sizeof java[0]; k++) {
+        char *end = strchr(line, '\n');
+        ck_assert_msg(end != NULL, "output ends before line %zu: %s", k, java[k]);
+        *end = '\0';
+        if (strncmp(java[k], "#[Mean", 6) != 0)
+            ck_assert_msg(strncmp(line, java[k], strlen(java[k]) - 1) == 0 &&
+                              strlen(line) == strlen(java[k]) - 1,
+                          "line %zu:\n  ours: %s\n  Java: %s", k, line, java[k]);
+        line = end + 1;
+    }
+    ck_assert_str_eq(line, "");
+    free(text);
+    hist_free(&h);
+}
+END_TEST
+
+/* Java rounds a tie in the percentile column up where printf rounds to even: the tick at
+ * 99.97802734375 % prints as 0.999780273438, as in Java's output. */
+START_TEST(hgrm_percentile_ties_round_up)
+{
+    hist h;
+    ck_assert_int_eq(hist_init(&h), 0);
+    /* 5,002 values, the last two far apart, so the rows go on past 99.978 %. */
+    for (uint64_t v = 1; v <= 5000; v++)
+        hist_record(&h, v * 1000);
+    hist_record(&h, 1000000000);
+    hist_record(&h, 2000000000);
+    char *text = hgrm_text(&h, 1e6);
+    ck_assert_ptr_nonnull(strstr(text, " 0.999780273438 "));
+    ck_assert_ptr_null(strstr(text, " 0.999780273437 "));
+    free(text);
+    hist_free(&h);
+}
+END_TEST
+
 /* A large histogram written and read back: the header, then rows whose values never go
  * down, whose percentiles climb to exactly 1.0 on the HdrHistogram ticks (0, 10, ... 50,
  * 55, ... 75, 77.5 ...), whose TotalCount climbs to the count, whose last column is
@@ -770,6 +873,8 @@ static Suite *histogram_suite(void)
     tcase_add_test(tc, hgrm_single_value_exact_text);
     tcase_add_test(tc, hgrm_empty);
     tcase_add_test(tc, hgrm_errors);
+    tcase_add_test(tc, hgrm_matches_hdrhistogram_java);
+    tcase_add_test(tc, hgrm_percentile_ties_round_up);
     tcase_add_test(tc, hgrm_parses_back);
     tcase_add_test(tc, hgrm_rows_agree_with_percentiles);
     suite_add_tcase(s, tc);
