@@ -2,13 +2,14 @@
 #include "resolve.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <wakeful/errors.h>
+#include <wakeful/resolve.h>
 #include <wakeful/tcp.h>
 
 int cl_split_host_port(const char *spec, char *host, size_t host_size, uint16_t *port,
@@ -62,10 +63,10 @@ typedef struct lookup {
     pthread_cond_t cond;
     int refs;           /* 2 while both hold it */
     bool done;          /* the thread has answered */
-    int rc;             /* getaddrinfo's result */
-    struct addrinfo *res;
+    int rc;             /* wk_resolve's result: a count or -errno */
+    wk_address res[CL_MAX_ADDRS];
     char host[256];
-    char port[8];
+    uint16_t port;
 } lookup;
 
 static void lookup_release(lookup *q)
@@ -75,8 +76,6 @@ static void lookup_release(lookup *q)
     pthread_mutex_unlock(&q->lock);
     if (left > 0)
         return;
-    if (q->res != NULL)
-        freeaddrinfo(q->res);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->lock);
     free(q);
@@ -85,16 +84,12 @@ static void lookup_release(lookup *q)
 static void *lookup_main(void *arg)
 {
     lookup *q = arg;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(q->host, q->port, &hints, &res);
+    wk_address res[CL_MAX_ADDRS];
+    int rc = wk_resolve(q->host, q->port, AF_UNSPEC, SOCK_STREAM, res, CL_MAX_ADDRS);
     pthread_mutex_lock(&q->lock);
     q->rc = rc;
-    q->res = res;
+    if (rc > 0)
+        memcpy(q->res, res, (size_t)rc * sizeof res[0]);
     q->done = true;
     pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
@@ -126,7 +121,7 @@ int cl_resolve(const char *host, uint16_t port, cl_addr *out, unsigned max, unsi
     pthread_condattr_destroy(&attr);
     q->refs = 2;
     snprintf(q->host, sizeof q->host, "%s", host);
-    snprintf(q->port, sizeof q->port, "%u", (unsigned)port);
+    q->port = port;
 
     pthread_t t;
     if (pthread_create(&t, NULL, lookup_main, q) != 0) {
@@ -151,21 +146,20 @@ int cl_resolve(const char *host, uint16_t port, cl_addr *out, unsigned max, unsi
             break;
     if (!q->done) {
         rc = -ETIMEDOUT;
-    } else if (q->rc != 0) {
-        snprintf(why, why_size, "%s", gai_strerror(q->rc));
+    } else if (q->rc < 0) {
+        if (q->rc == -ENXIO)
+            snprintf(why, why_size, "no such host");
+        else if (q->rc == -EAGAIN)
+            snprintf(why, why_size, "the name server did not answer");
+        else
+            snprintf(why, why_size, "%s", wk_strerror(q->rc));
         rc = -ENOENT;
     } else {
-        for (struct addrinfo *ai = q->res; ai != NULL && *n < max; ai = ai->ai_next) {
-            if (ai->ai_addrlen > sizeof out[0].sa)
-                continue;
+        for (int i = 0; i < q->rc && *n < max; i++) {
             memset(&out[*n].sa, 0, sizeof out[*n].sa);
-            memcpy(&out[*n].sa, ai->ai_addr, ai->ai_addrlen);
-            out[*n].len = ai->ai_addrlen;
+            memcpy(&out[*n].sa, &q->res[i].addr, q->res[i].len);
+            out[*n].len = q->res[i].len;
             (*n)++;
-        }
-        if (*n == 0) {
-            snprintf(why, why_size, "no TCP address");
-            rc = -ENOENT;
         }
     }
     pthread_mutex_unlock(&q->lock);

@@ -2,13 +2,10 @@
  *
  * A target is written HOST, HOST:PORT, [IPV6]:PORT or a bare IPv6 literal (whose colons
  * are its own, so it takes -p's port).  HOST may be a name: it is looked up once, before
- * the run, with getaddrinfo in a helper thread that the caller waits for at most a given
- * time (getaddrinfo itself takes no deadline; a resolver that hangs must not hang the
- * client).  The addresses are kept in getaddrinfo's order, at most CL_MAX_ADDRS of them,
- * and each request tries them in that order (send_data.c).
- *
- * When the runtime's own resolver (wakeful/resolve.h) is there this file shrinks to the
- * HOST:PORT splitting; the rest is small on purpose. */
+ * the run, with the runtime's wk_resolve (getaddrinfo) in a helper thread that the caller
+ * waits for at most a given time (wk_resolve blocks and takes no deadline; a resolver that
+ * hangs must not hang the client).  The addresses are kept in getaddrinfo's order, at most
+ * CL_MAX_ADDRS of them, and each request tries them in that order (send_data.c). */
 #ifndef WAKEFUL_CLIENT_RESOLVE_H
 #define WAKEFUL_CLIENT_RESOLVE_H
 
@@ -35,7 +32,7 @@ int cl_split_host_port(const char *spec, char *host, size_t host_size, uint16_t 
 
 /* Resolves host (a literal or a name) with port into out[0..*n), in getaddrinfo's order,
  * TCP only, waiting at most timeout_ms for the lookup.  Returns 0, or -ENOENT (no such
- * host; why goes to why[]), -ETIMEDOUT (the lookup took longer), -ENOMEM, -EAGAIN (no
+ * host, or the lookup failed; why goes to why[]), -ETIMEDOUT (the lookup took longer), -ENOMEM, -EAGAIN (no
  * helper thread).  Thread-safe. */
 int cl_resolve(const char *host, uint16_t port, cl_addr *out, unsigned max, unsigned *n,
                uint64_t timeout_ms, char *why, size_t why_size);
