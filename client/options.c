@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "units.h"
@@ -368,8 +369,34 @@ cl_parse_result cl_options_parse(cl_options *o, int argc, char **argv, uint16_t 
     return CL_PARSE_RUN;
 }
 
+/* Binds a throwaway socket to each --bind address, so that an address this machine does
+ * not have is said before the run (and EADDRNOTAVAIL during the run means what the summary
+ * says it means: out of local ports). */
+static int check_binds(const cl_options *o)
+{
+    for (unsigned i = 0; i < o->nbinds; i++) {
+        const cl_addr *b = &o->binds[i];
+        int fd = socket(b->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int err = fd < 0 ? errno : 0;
+        if (fd >= 0 && bind(fd, (const struct sockaddr *)&b->sa, b->len) < 0)
+            err = errno;
+        if (fd >= 0)
+            close(fd);
+        if (err != 0) {
+            char a[64];
+            wk_sockaddr_format((const struct sockaddr *)&b->sa, a, sizeof a);
+            fprintf(stderr, "wakeful-client: --bind: cannot use %s: %s%s\n", a, strerror(err),
+                    err == EADDRNOTAVAIL ? " (not an address of this machine)" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cl_options_resolve(cl_options *o)
 {
+    if (check_binds(o) < 0)
+        return -1;
     uint64_t start = wk_now_ns();
     for (unsigned i = 0; i < o->ntargets; i++) {
         cl_target_spec *t = &o->targets[i];

@@ -94,8 +94,9 @@ typedef enum cl_parse_result {
  * descriptors the process may open. */
 cl_parse_result cl_options_parse(cl_options *o, int argc, char **argv, uint16_t default_port);
 
-/* Resolves every target (names within CL_RESOLVE_TIMEOUT_MS in all).  Returns 0, or
- * prints "wakeful-client: cannot resolve host 'NAME': WHY" on stderr and returns -1. */
+/* Checks that every --bind address can be bound here, then resolves every target (names
+ * within CL_RESOLVE_TIMEOUT_MS in all).  Returns 0, or prints why not ("wakeful-client:
+ * cannot resolve host 'NAME': WHY") on stderr and returns -1 (exit 2). */
 int cl_options_resolve(cl_options *o);
 
 /* True when requests are issued on a schedule (-R). */

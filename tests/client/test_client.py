@@ -634,6 +634,22 @@ def case_memory_flat(c):
         check(rss[1] <= 1.10 * rss[0], "-d 6s peak <= 1.10 x -d 2s peak (%s)" % rss)
 
 
+def case_bind(c):
+    """--bind: connections come from the addresses given (127.0.0.2 and 127.0.0.3 are this
+    machine's loopback too), round-robin; an address this machine does not have is said
+    before the run, exit 2."""
+    _, port = c.start_server(sleep_ms=0)
+    rc, out, err, _ = c.run_client(["-p", str(port), "-n", "200", "-c", "20", "--bind",
+                                    "127.0.0.2,127.0.0.3", "--json"])
+    check(rc == 0, "exit 0", out, err)
+    d = parse_json(out, 200)
+    check(d["ok"] == 200, "200 ok through the bound addresses", out)
+    rc, out, err, _ = c.run_client(["-p", str(port), "-n", "5", "--bind", "192.0.2.1"])
+    check(rc == 2 and out == "", "exit 2 for an address not here", out, err)
+    check("--bind" in err and "192.0.2.1" in err and "not an address of this machine" in err,
+          "names the address", err)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
