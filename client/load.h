@@ -18,9 +18,10 @@
  * time.  A request whose thread already has its share of -c in flight waits for one to end
  * (the client has fallen behind); its latency still counts from its due time.
  *
- * Memory is fixed whatever the length of the run: per thread two latency histograms
- * (histogram.h, 264 KiB each), the lanes (a few hundred bytes each) or, under -R, one task
- * per request in flight, freed when it ends; plus N result codes with -v under -n. */
+ * Memory is fixed whatever the length of the run: per thread a latency histogram
+ * (histogram.h, 264 KiB; two under -R), the lanes (a few hundred bytes each) or, under -R,
+ * one task per request in flight (at most -c), freed when it ends; plus N result codes with
+ * -v under -n. */
 #ifndef WAKEFUL_CLIENT_LOAD_H
 #define WAKEFUL_CLIENT_LOAD_H
 
