@@ -68,7 +68,8 @@ static void print_usage(FILE *out, uint16_t default_port)
             "  -R, --rate R            open loop at R requests/s (20000, 20k), with -d or -n\n"
             "  -c, --concurrency C     requests in flight at most (default: N with -n alone,\n"
             "                          %u with -d, rate x timeout with -R)\n"
-            "  -t, --threads T         executor threads sharing the work (default 1)\n"
+            "  -t, --threads T         executor threads sharing the work (default: one per\n"
+            "                          CPU, at most %u; here %u)\n"
             "      --bind ADDR[,ADDR]  source addresses for the connections, round-robin\n"
             "      --message TEXT      field3 of every request (default \"Hello, server! {i}\")\n"
             "      --payload-bytes B   instead, a field3 of B ASCII bytes\n"
@@ -89,7 +90,8 @@ static void print_usage(FILE *out, uint16_t default_port)
             "Exit status: 0 when every request got exactly \"Hello, client!\", 1 when any\n"
             "failed, 2 for a bad flag, an unknown host or a concurrency that cannot fit in\n"
             "the descriptors, 130 when interrupted.\n",
-            (unsigned)default_port, (unsigned)CL_DEFAULT_DURATION_CONCURRENCY);
+            (unsigned)default_port, (unsigned)CL_DEFAULT_DURATION_CONCURRENCY,
+            (unsigned)CL_MAX_DEFAULT_THREADS, cl_default_threads());
 }
 
 /* The name a flag is shown with in messages: the long name when there is one. */
@@ -215,6 +217,14 @@ static int add_binds(cl_options *o, const char *arg, uint16_t default_port)
     }
 }
 
+unsigned cl_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > (long)CL_MAX_DEFAULT_THREADS ? CL_MAX_DEFAULT_THREADS : (unsigned)n;
+}
+
 cl_parse_result cl_options_parse(cl_options *o, int argc, char **argv, uint16_t default_port)
 {
     memset(o, 0, sizeof *o);
@@ -223,7 +233,7 @@ cl_parse_result cl_options_parse(cl_options *o, int argc, char **argv, uint16_t 
     o->threads = 1;
     o->timeout_ms = 30000;
 
-    uint64_t v, concurrency = 0, threads = 1;
+    uint64_t v, concurrency = 0, threads = cl_default_threads();
     opterr = 0;
     optind = 1;
     int c;

@@ -176,7 +176,8 @@ def case_server_100_json(c):
     check(rc == 0, "exit 0", err)
     d = parse_json(out, 100)
     check(d["ok"] == 100 and d["failed"] == 0, "100 ok", out)
-    check(d["concurrency"] == 100 and d["threads"] == 1, "defaults: c = n, one thread", out)
+    check(d["concurrency"] == 100 and d["threads"] == min(os.cpu_count() or 1, 8),
+          "defaults: c = n, one thread per CPU (at most 8)", out)
     check(d["latency_ms"]["min"] >= 100, "latency includes the server's 100 ms", out)
     check(err == "", "nothing on stderr when it is not a terminal (no progress line)", err)
 
