@@ -234,6 +234,11 @@ static void shot_drop(wk_future *f)
 
 /* ---- the pacer (open loop): every request that has come due, then sleep -------------------- */
 
+/* Behind schedule: a request went out more than this after its due time.  The timers wake
+ * up to a millisecond late by design (rounded up), and a pass of the executor takes some
+ * more; 10 ms is well past both. */
+#define BEHIND_NS (10 * WK_NSEC_PER_MSEC)
+
 /* Requests the pacer starts in one poll before it yields, so that the requests it started
  * get polled (their connects made) in between: a pacer that fell far behind would
  * otherwise start thousands before the first of them is sent.  The executor's budget. */
@@ -277,7 +282,11 @@ static wk_poll pacer_poll(wk_future *f, wk_context *cx)
         }
         uint64_t k = request_number(w, w->next);
         uint64_t due = due_time(l, k);
-        if (due >= l->end_issue_ns) {
+        /* -d ends the schedule, and also the sending: a client that fell behind stops at D
+         * (plus the timers' slack) with what it could send, rather than running on to send
+         * the rest late; achieved_rps then shows the shortfall. */
+        if (due >= l->end_issue_ns ||
+            (l->end_issue_ns != UINT64_MAX && now >= l->end_issue_ns + BEHIND_NS)) {
             pacer_done(p, cx);
             return WK_READY;
         }
@@ -677,10 +686,7 @@ int cl_load_finish(cl_load *l, cl_summary *s)
         double span = started > 0 ? (double)(last_send_ns - l->start_ns) / 1e9 + 1.0 / (double)o->rate
                                   : 0;
         s->achieved_rps = span > 0 ? (double)started / span : 0;
-        /* Behind: a request went out more than this after its due time.  The timers wake
-         * up to a millisecond late by design (rounded up), and a pass of the executor
-         * takes some more; 10 ms is well past both. */
-        s->fell_behind = s->behind_ns > 10 * WK_NSEC_PER_MSEC;
+        s->fell_behind = s->behind_ns > BEHIND_NS;
     } else {
         s->achieved_rps = s->wall_ns > 0 ? (double)started / ((double)s->wall_ns / 1e9) : 0;
     }
