@@ -43,7 +43,7 @@ start() { # BINARY ARGS...: a server on $PORT, waited for
     wkb_die "the server did not listen on $PORT"
 }
 
-cpu() { awk '{printf "%.2f", $1 + $2}' "$tmp/time"; }
+cpu() { tail -n1 "$tmp/time" | awk '{printf "%.2f", $1 + $2}'; } # time adds a line on a non-zero exit
 
 # wk ROUND NAME ARGS...: wakeful-client with --json; prints the line.
 wk() {
@@ -64,6 +64,11 @@ if d["target_rps"] is not None:
     line += " requests=%d achieved_rps=%.1f off_pct=%.2f behind_ms=%.1f p99_uncorrected_ms=%.3f" % (
         d["requests"], d["achieved_rps"], abs(d["achieved_rps"] - d["target_rps"]) * 100.0 / d["target_rps"],
         d["behind_ms"], d["latency_uncorrected_ms"]["p99"])
+for k, v in d["failures"].items():
+    if v:
+        line += " %s=%d" % (k, v)
+if d["errors"]:
+    line += " top_error=%s" % (d["errors"][0]["errno"] or d["errors"][0]["message"].replace(" ", "_"))
 print(line + " quiet=" + quiet)
 PY
 }
