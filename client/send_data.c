@@ -138,8 +138,8 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
     /* let stream = TcpStream::connect(addr): a non-blocking connect here, which does not wait
      * for the handshake: the send below waits for it if it must, and reports a refusal.
      * One address after the other, starting with the one that answered last. */
+    d->ai = (unsigned)AO_load(&d->target->preferred) % d->target->naddrs;
     for (;;) {
-        d->ai = ((unsigned)AO_load(&d->target->preferred) + d->attempt) % d->target->naddrs;
         if (d->target->nbinds > 0) {
             d->result = sd_connect_bound(d, &d->target->addrs[d->ai]);
         } else {
@@ -166,6 +166,7 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
         if (d->result == 0 || !sd_try_next(d->result) || ++d->attempt >= d->target->naddrs)
             break;
         wk_io_close(&d->io);
+        d->ai = (d->ai + 1) % d->target->naddrs;
     }
     if (d->result < 0)
         goto done;

@@ -522,8 +522,8 @@ def case_bad_units(c):
 
 
 def case_localhost(c):
-    """-H localhost: resolved once, every address tried in order (::1 first, where the
-    server only listens on 127.0.0.1: refused there, then 127.0.0.1)."""
+    """-H localhost: resolved once before the run (the runtime's resolver answers
+    127.0.0.1, then ::1), and HOST:PORT."""
     _, port = c.start_server(sleep_ms=0)
     rc, out, err, _ = c.run_client(["-H", "localhost", "-p", str(port), "-n", "200", "-c",
                                     "20", "--json"])
