@@ -44,8 +44,9 @@
 
 /* -t's default is one executor thread per online CPU, at most this many.  Measured on the
  * 2-vCPU machine of BENCHMARKS.md, where the loader shares the CPUs with the server: two
- * threads beat one in the book's run (median wall 1.11 s against 1.15 s, 7 rounds) and in
- * W2 (23,600 against 15,000-20,000 requests/s), because the client's cost is kernel time
+ * threads beat one in the book's run (median wall 1.160 s against 1.187 s, 35 alternating
+ * rounds; one thread won in 2 of the 5 series, on the busiest machine) and in W2 (23,600
+ * against 15,000-20,000 requests/s), because the client's cost is kernel time
  * (the loopback handshake and delivery run in the sending thread) that a second thread
  * spreads over the second CPU.  The cap keeps a large machine from starting dozens of
  * executors for a run of a few thousand requests; -t goes up to CL_MAX_THREADS. */
