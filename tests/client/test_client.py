@@ -653,6 +653,26 @@ def case_bind(c):
           "names the address", err)
 
 
+def case_address_fallback(c):
+    """A name's addresses are tried in order: localhost is 127.0.0.1, then ::1; with the
+    server on ::1 only, the first request is refused on 127.0.0.1 and goes on to ::1, and
+    the later ones start with ::1 (the address that answered).  Skipped without IPv6."""
+    server = os.environ.get("WAKEFUL_TEST_SERVER") or c.server
+    if os.path.basename(server) != "wakeful-server" or not os.access(server, os.X_OK):
+        raise Skip("needs wakeful-server (-b)")
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM).bind(("::1", 0))
+    except OSError:
+        raise Skip("no IPv6 loopback")
+    p, out = c.spawn([server, "-b", "::1", "-p", "0", "--workers", "1", "--sleep-ms", "0"])
+    port = c.wait_listening(p, out, "wakeful-server on ::1")
+    rc, out, err, _ = c.run_client(["-H", "localhost", "-p", str(port), "-n", "100", "-c", "10",
+                                    "--json"])
+    check(rc == 0, "exit 0: every request reached ::1", out, err)
+    d = parse_json(out, 100)
+    check(d["ok"] == 100 and d["errors"] == [], "100 ok, no failure counted", out)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
