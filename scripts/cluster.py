@@ -736,9 +736,6 @@ def wait_state(cl, name, pred, timeout):
 
 def scenario_rolling(cl, res):
     a, t = cl.a, cl.t
-    if not (cl.caps.agent and cl.caps.grace):
-        raise Skip("rolling restart needs wakeful-server --agent-port and --drain-grace-ms "
-                   "(missing from `wakeful-server --help`)")
     host, port = cl.front()
     per_host_s = a.drain_grace_ms / 1000 + 6
     seconds = int(len(cl.hosts) * per_host_s + 4)
@@ -835,9 +832,6 @@ def scenario_crash(cl, res):
 
 def scenario_hung(cl, res):
     a, t = cl.a, cl.t
-    if not cl.caps.metrics:
-        raise Skip("hung host needs wakeful-server --metrics (the health check the process "
-                   "itself answers; missing from `wakeful-server --help`)")
     host, port = cl.front()
     victim = cl.hosts[1]
     timeout_server = (a.read_timeout_ms + a.sleep_ms + 1000) / 1000
@@ -904,6 +898,16 @@ def scenario_scaleout(cl, res):
               f"{r['ok']} ok of {r['requests']}, failures {r['failures']}")
     return f"{r['ok']}/{r['requests']} ok, {h.name} first connection after {first_s} s"
 
+
+# What a scenario cannot run without, checked in `--help` before any cluster is made.
+NEEDS = {
+    "rolling": [("agent", "wakeful-server --agent-port (HAProxy must read `drain` before the "
+                 "listener closes)"),
+                ("grace", "wakeful-server --drain-grace-ms (keep accepting while the agent "
+                 "says drain)")],
+    "hung": [("metrics", "wakeful-server --metrics (a health check the process itself must "
+              "answer: a SIGSTOPped host's kernel still completes a plain connect check)")],
+}
 
 SCENARIOS = {"steady": scenario_steady, "rolling": scenario_rolling, "crash": scenario_crash,
              "hung": scenario_hung, "scaleout": scenario_scaleout}
@@ -1024,8 +1028,12 @@ def main():
         res.data["caps"] = caps.as_dict()
         t0 = time.monotonic()
         summary = ""
-        skipped = None
+        missing = [why for cap, why in NEEDS.get(name, []) if not getattr(caps, cap)]
+        skipped = ("needs " + "; ".join(missing) + ", missing from its --help") if missing \
+            else None
         try:
+            if skipped:
+                raise Skip(skipped)
             cl.up(a.hosts)
             res.data["mode"] = st.d["mode"]
             res.data["hosts"] = {h.name: h.addr for h in cl.hosts}
