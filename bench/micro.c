@@ -24,7 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 
 static void die(const char *what, int err)
 {

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "clock.h"
-#include "coro.h"
+#include <wakeful/clock.h>
+#include <wakeful/coro.h>
 
 /* ---- the lane: a task that sends requests one after another ---------------------------- */
 

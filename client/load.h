@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "executor.h"
+#include <wakeful/executor.h>
 #include "options.h"
 #include "report.h"
 #include "send_data.h"

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "clock.h"
-#include "errors.h"
+#include <wakeful/clock.h>
+#include <wakeful/errors.h>
 #include "load.h"
 #include "options.h"
 #include "report.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tcp.h"
+#include <wakeful/tcp.h>
 
 enum {
     OPT_MESSAGE = 256,

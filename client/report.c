@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
+#include <wakeful/errors.h>
 #include "send_data.h"
-#include "tcp.h"
+#include <wakeful/tcp.h>
 
 cl_kind cl_classify(int result)
 {

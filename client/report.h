@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "executor.h"
+#include <wakeful/executor.h>
 #include "options.h"
 
 typedef enum cl_kind {

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
-#include "coro.h"
+#include <wakeful/clock.h>
+#include <wakeful/coro.h>
 #include "data.h"
 
 /* ---- cl_send_data ---------------------------------------------------------------------- */

@@ -22,10 +22,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "future.h"
-#include "io.h"
-#include "tcp.h"
-#include "timer.h"
+#include <wakeful/future.h>
+#include <wakeful/io.h>
+#include <wakeful/tcp.h>
+#include <wakeful/timer.h>
 
 /* The reply every request must get, byte for byte, before the server closes. */
 #define CL_REPLY "Hello, client!"

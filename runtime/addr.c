@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tcp.h"
+#include <wakeful/tcp.h>
 
 int wk_sockaddr_parse(const char *host, uint16_t port, struct sockaddr_storage *addr,
                       socklen_t *len)

@@ -1,5 +1,5 @@
 /* runtime/errors.c: see errors.h. */
-#include "errors.h"
+#include <wakeful/errors.h>
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include <wakeful/clock.h>
 
 /* The executor this thread is driving: a wake on this thread for a task of that executor
  * goes straight onto its local queue; any other wake takes the cross-thread path. */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "timer.h"
+#include <wakeful/timer.h>
 
 typedef struct wk_heap {
     wk_heap_node *min;

@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
-#include "executor.h"
+#include <wakeful/executor.h>
 #include "heap.h"
-#include "io.h"
-#include "timer.h"
+#include <wakeful/io.h>
+#include <wakeful/timer.h>
 
 /* ---- the task ----------------------------------------------------------------------------
  * One allocation: this header, then the future (at WK__TASK_FUTURE_OFFSET).  The state word

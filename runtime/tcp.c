@@ -8,7 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "tcp.h"
+#include <wakeful/tcp.h>
 
 static void op_init(wk_tcp_op *op, wk_io *io, uint64_t deadline)
 {

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "clock.h"
+#include <wakeful/clock.h>
 
 #define timer_of(n) ((wk_timer *)((char *)(n) - offsetof(wk_timer, node)))
 

@@ -1,5 +1,5 @@
 /* runtime/waker.c: the no-op waker. */
-#include "waker.h"
+#include <wakeful/waker.h>
 
 static wk_waker noop_clone(const void *data)
 {

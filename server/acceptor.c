@@ -20,9 +20,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "errors.h"
-#include "executor.h"
+#include <wakeful/clock.h>
+#include <wakeful/errors.h>
+#include <wakeful/executor.h>
 #include "worker.h"
 
 /* Accepts per readiness: bounds the time between two looks at the signalfd. */

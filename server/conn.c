@@ -21,14 +21,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "coro.h"
+#include <wakeful/clock.h>
+#include <wakeful/coro.h>
 #include "data.h"
-#include "errors.h"
-#include "executor.h"
-#include "io.h"
-#include "tcp.h"
-#include "timer.h"
+#include <wakeful/errors.h>
+#include <wakeful/executor.h>
+#include <wakeful/io.h>
+#include <wakeful/tcp.h>
+#include <wakeful/timer.h>
 
 #define REPLY "Hello, client!"
 #define REPLY_LEN (sizeof REPLY - 1)

@@ -17,10 +17,10 @@
 
 #include "acceptor.h"
 #include "cli.h"
-#include "errors.h"
+#include <wakeful/errors.h>
 #include "options.h"
 #include "server.h"
-#include "tcp.h"
+#include <wakeful/tcp.h>
 #include "worker.h"
 
 /* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is

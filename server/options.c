@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include "cli.h"
-#include "tcp.h"
+#include <wakeful/tcp.h>
 
 #ifndef WK_DEFAULT_PORT
 #define WK_DEFAULT_PORT 7878

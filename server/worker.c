@@ -23,9 +23,9 @@
 #include <malloc.h>
 #endif
 
-#include "clock.h"
+#include <wakeful/clock.h>
 #include "conn.h"
-#include "errors.h"
+#include <wakeful/errors.h>
 
 /* Records taken from the pipe per read(), and reads per pass of the loop: 256 new
  * connections at most between two executor turns, so a flood of new connections cannot

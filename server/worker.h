@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "executor.h"
+#include <wakeful/executor.h>
 #include "server.h"
 
 /* The scratch buffer every connection of a worker reads into: within one poll only, never

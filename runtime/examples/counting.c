@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 
 typedef struct counting_future {
     wk_future base;

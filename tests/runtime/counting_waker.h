@@ -3,7 +3,7 @@
 #ifndef TESTS_COUNTING_WAKER_H
 #define TESTS_COUNTING_WAKER_H
 
-#include "waker.h"
+#include <wakeful/waker.h>
 
 typedef struct waker_counts {
     int clones, wakes, wakes_by_ref, drops;

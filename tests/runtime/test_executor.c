@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 #include "../check_run.h"
 
 /* ---- the book's CountingFuture, counting its polls ---- */

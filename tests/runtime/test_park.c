@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 #include "../check_run.h"
 
 /* Waits on a semaphore for at most 10 s; returns 0, or -1 on timeout. */

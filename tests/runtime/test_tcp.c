@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 #include "../check_run.h"
 
 #define PAYLOAD (16u << 20) /* 16 MiB: far more than a socket buffer, so writes are partial */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "heap.h"
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 #include "../check_run.h"
 
 /* ---- the heap on its own, against a sorted reference ---- */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "counting_waker.h"
-#include "wakeful.h"
+#include <wakeful/wakeful.h>
 #include "../check_run.h"
 
 START_TEST(clone_drop_balance)

@@ -1,4 +1,4 @@
-/* runtime/coro.h: write a future that awaits other futures, top to bottom.
+/* wakeful/coro.h: write a future that awaits other futures, top to bottom.
  *
  * A coroutine future is a struct whose fields are its "locals" (anything that must live
  * across an await) plus an int resume point.  Its poll function is:
@@ -25,7 +25,11 @@
 #ifndef WAKEFUL_CORO_H
 #define WAKEFUL_CORO_H
 
+#include "export.h"
+
 #include "future.h"
+
+WK_BEGIN_DECLS
 
 #define WK_CO_DONE (-1)
 
@@ -77,5 +81,7 @@
     }                                                                                    \
     (point) = WK_CO_DONE;                                                                \
     return WK_READY
+
+WK_END_DECLS
 
 #endif

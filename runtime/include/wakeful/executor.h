@@ -1,4 +1,4 @@
-/* runtime/executor.h: the executor, one per thread, and its join handles.
+/* wakeful/executor.h: the executor, one per thread, and its join handles.
  *
  * An executor owns tasks.  A task is one allocation holding a small header and a copy of
  * the future it runs; it stays on the executor that spawned it.  The executor polls a task
@@ -15,10 +15,14 @@
 #ifndef WAKEFUL_EXECUTOR_H
 #define WAKEFUL_EXECUTOR_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include "future.h"
+
+WK_BEGIN_DECLS
 
 typedef struct wk_executor wk_executor;
 typedef struct wk_task wk_task;
@@ -28,11 +32,11 @@ typedef struct wk_task wk_task;
 #define WK_POLL_BUDGET 128
 
 /* Creates an executor (its epoll instance, its eventfd).  Returns 0 or -errno. */
-int wk_executor_new(wk_executor **out);
+WK_API int wk_executor_new(wk_executor **out);
 
 /* Cancels the tasks still alive (their futures are dropped, their joiners see -ECANCELED)
  * and frees the executor.  Call from the thread that drove it, once nobody drives it. */
-void wk_executor_free(wk_executor *ex);
+WK_API void wk_executor_free(wk_executor *ex);
 
 /* ---- spawning ------------------------------------------------------------------------
  * wk_spawn copies future_size bytes of *future into a new task (one allocation), so the
@@ -40,8 +44,8 @@ void wk_executor_free(wk_executor *ex);
  * output is the output_size bytes at output_offset in the future; a join handle copies them
  * out.  handle may be NULL: the task is then detached from the start.
  * Returns 0 or -ENOMEM (the future is then untouched: drop it yourself). */
-int wk_spawn(wk_executor *ex, const wk_future *future, size_t future_size,
-             size_t output_offset, size_t output_size, wk_task **handle);
+WK_API int wk_spawn(wk_executor *ex, const wk_future *future, size_t future_size,
+                    size_t output_offset, size_t output_size, wk_task **handle);
 
 /* WK_SPAWN(ex, struct my_future, &fut, result, &handle): spawns fut, whose output is the
  * field `result`. */
@@ -62,14 +66,14 @@ int wk_spawn(wk_executor *ex, const wk_future *future, size_t future_size,
  * out is NULL) and releases the handle.  Never call it on the thread that drives the
  * task's executor (it would wait for itself).  Returns 0, or -ECANCELED when the executor
  * was freed before the task completed. */
-int wk_join_blocking(wk_task *handle, void *out);
+WK_API int wk_join_blocking(wk_task *handle, void *out);
 
 /* Non-blocking: when the task has finished, copies its output, releases the handle and
  * returns 0 (or -ECANCELED); otherwise returns -EAGAIN and keeps the handle. */
-int wk_join_try(wk_task *handle, void *out);
+WK_API int wk_join_try(wk_task *handle, void *out);
 
 /* Releases the handle; the task runs on and its output is discarded. */
-void wk_task_detach(wk_task *handle);
+WK_API void wk_task_detach(wk_task *handle);
 
 /* The join future: awaits a handle from inside another task (on any executor).  result is
  * 0 or -ECANCELED; the output is copied to out.  The handle is released when the future
@@ -81,20 +85,20 @@ typedef struct wk_join {
     int result;
 } wk_join;
 
-void wk_join_init(wk_join *j, wk_task *handle, void *out);
+WK_API void wk_join_init(wk_join *j, wk_task *handle, void *out);
 
 /* ---- running -------------------------------------------------------------------------- */
 
 /* Polls at most one ready task (the book's executor.poll()), after taking in wakes from
  * other threads.  Never blocks.  Returns 1 when a task was polled, 0 when none was ready. */
-int wk_executor_run_one(wk_executor *ex);
+WK_API int wk_executor_run_one(wk_executor *ex);
 
 /* Runs until the executor holds no task.  Returns 0 or a negative errno from epoll. */
-int wk_executor_run(wk_executor *ex);
+WK_API int wk_executor_run(wk_executor *ex);
 
 /* Polls f in place (it is not copied) until it is READY, running the executor's tasks in
  * between.  Returns 0 or a negative errno from epoll. */
-int wk_block_on(wk_executor *ex, wk_future *f);
+WK_API int wk_block_on(wk_executor *ex, wk_future *f);
 
 /* One pass of the loop, for drivers with their own loop (the server's workers):
  *  1. takes in wakes from other threads; polls up to WK_POLL_BUDGET ready tasks;
@@ -110,31 +114,31 @@ int wk_block_on(wk_executor *ex, wk_future *f);
 #define WK_TURN_PARK 2
 #define WK_TURN_WAKEUP_FD 4
 #define WK_TURN_UNPARKED 8
-int wk_executor_turn(wk_executor *ex, int flags);
+WK_API int wk_executor_turn(wk_executor *ex, int flags);
 
 /* Puts fd (level-triggered, readable) into the executor's epoll set: while it is readable,
  * a waiting executor wakes up and wk_executor_turn reports WK_TURN_WAKEUP_FD.  The caller
  * keeps the descriptor and reads it.  Returns 0 or -errno. */
-int wk_executor_add_wakeup_fd(wk_executor *ex, int fd);
+WK_API int wk_executor_add_wakeup_fd(wk_executor *ex, int fd);
 
 /* Thread-safe: if the executor's thread is parked, clears its parked flag and signals it;
  * otherwise does nothing.  Whoever hands an executor work (a descriptor on a pipe, say)
  * calls this after handing it over.  Returns 1 when it unparked the thread. */
-int wk_executor_unpark(wk_executor *ex);
+WK_API int wk_executor_unpark(wk_executor *ex);
 
 /* Sets a function the executor's thread runs each time it is about to park (step 3 of
  * wk_executor_turn: no task, no timer), before it raises its parked flag: the place for
  * idle housekeeping, like Tokio's on_thread_park.  It may spawn or wake tasks; the thread
  * then does not park.  NULL removes it.  Call on the executor's thread. */
 typedef void (*wk_park_hook_fn)(void *arg);
-void wk_executor_on_park(wk_executor *ex, wk_park_hook_fn fn, void *arg);
+WK_API void wk_executor_on_park(wk_executor *ex, wk_park_hook_fn fn, void *arg);
 
 /* Tasks spawned and not yet finished. */
-size_t wk_executor_task_count(const wk_executor *ex);
+WK_API size_t wk_executor_task_count(const wk_executor *ex);
 
 /* The executor's monotonic clock in nanoseconds, refreshed at every pass and after every
  * wait. */
-uint64_t wk_executor_now(const wk_executor *ex);
+WK_API uint64_t wk_executor_now(const wk_executor *ex);
 
 /* Counters, cheap to keep, readable from any thread (each a relaxed atomic load). */
 typedef struct wk_executor_stats {
@@ -150,6 +154,8 @@ typedef struct wk_executor_stats {
     uint64_t idle_ns;      /* time spent inside epoll_wait and park */
 } wk_executor_stats;
 
-void wk_executor_get_stats(const wk_executor *ex, wk_executor_stats *out);
+WK_API void wk_executor_get_stats(const wk_executor *ex, wk_executor_stats *out);
+
+WK_END_DECLS
 
 #endif

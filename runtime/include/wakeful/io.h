@@ -1,4 +1,4 @@
-/* runtime/io.h: a descriptor registered with the executor's reactor (epoll).
+/* wakeful/io.h: a descriptor registered with the executor's reactor (epoll).
  *
  * A wk_io owns a non-blocking descriptor.  The first time an operation finds it not ready
  * (EAGAIN), wk_io_wait adds it to the executor's epoll set, edge-triggered for both
@@ -14,9 +14,13 @@
 #ifndef WAKEFUL_IO_H
 #define WAKEFUL_IO_H
 
+#include "export.h"
+
 #include <stdint.h>
 
 #include "future.h"
+
+WK_BEGIN_DECLS
 
 #define WK_IO_READ 1u
 #define WK_IO_WRITE 2u
@@ -30,19 +34,21 @@ typedef struct wk_io {
 } wk_io;
 
 /* Takes ownership of fd, which must be non-blocking.  Never fails, never allocates. */
-void wk_io_init(wk_io *io, int fd);
+WK_API void wk_io_init(wk_io *io, int fd);
 
 /* Arranges for cx's task to be woken when io becomes ready for `direction` (WK_IO_READ or
  * WK_IO_WRITE): call it after the operation answered EAGAIN, then return WK_PENDING.
  * Returns 0, -EINVAL without an executor in cx, or -errno from epoll_ctl. */
-int wk_io_wait(wk_io *io, wk_context *cx, uint32_t direction);
+WK_API int wk_io_wait(wk_io *io, wk_context *cx, uint32_t direction);
 
 /* Closes the descriptor (which leaves the epoll set) and drops the wakers.  NULL-safe,
  * idempotent.  Returns 0 or -errno from close (the descriptor is gone either way). */
-int wk_io_close(wk_io *io);
+WK_API int wk_io_close(wk_io *io);
 
 /* Deregisters the descriptor, drops the wakers and returns the descriptor (or -1), which
  * the caller now owns. */
-int wk_io_release(wk_io *io);
+WK_API int wk_io_release(wk_io *io);
+
+WK_END_DECLS
 
 #endif

@@ -1,4 +1,4 @@
-/* runtime/future.h: the future, the poll contract and the context.
+/* wakeful/future.h: the future, the poll contract and the context.
  *
  * A future is a struct whose first member is a wk_future.  Its poll function answers
  * WK_PENDING or WK_READY; the output lives in the future's own fields (a result code, a
@@ -19,7 +19,11 @@
 #ifndef WAKEFUL_FUTURE_H
 #define WAKEFUL_FUTURE_H
 
+#include "export.h"
+
 #include "waker.h"
+
+WK_BEGIN_DECLS
 
 typedef enum wk_poll {
     WK_PENDING = 0,
@@ -55,5 +59,7 @@ static inline void wk_future_drop(wk_future *f)
     if (f->drop)
         f->drop(f);
 }
+
+WK_END_DECLS
 
 #endif

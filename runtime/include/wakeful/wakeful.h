@@ -1,4 +1,4 @@
-/* runtime/wakeful.h: everything in libwakeful.  See runtime/README.md. */
+/* wakeful/wakeful.h: everything in libwakeful, in one include.  See runtime/README.md. */
 #ifndef WAKEFUL_H
 #define WAKEFUL_H
 
@@ -11,5 +11,6 @@
 #include "tcp.h"
 #include "timer.h"
 #include "waker.h"
+#include <wakeful/version.h>
 
 #endif

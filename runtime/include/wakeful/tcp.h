@@ -1,4 +1,4 @@
-/* runtime/tcp.h: TCP futures over wk_io, and address helpers.
+/* wakeful/tcp.h: TCP futures over wk_io, and address helpers.
  *
  * Every operation is a future: init it, await it (WK_CO_AWAIT, or poll it by hand), read its
  * `result`.  All of them retry on EINTR, wait for readiness on EAGAIN (never spin), send with
@@ -9,6 +9,8 @@
 #ifndef WAKEFUL_TCP_H
 #define WAKEFUL_TCP_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,17 +20,19 @@
 #include "io.h"
 #include "timer.h"
 
+WK_BEGIN_DECLS
+
 /* Parses an IPv4 or IPv6 literal (no names, no lookup) and a port into *addr.
  * Returns 0 or -EINVAL. */
-int wk_sockaddr_parse(const char *host, uint16_t port, struct sockaddr_storage *addr,
-                      socklen_t *len);
+WK_API int wk_sockaddr_parse(const char *host, uint16_t port, struct sockaddr_storage *addr,
+                             socklen_t *len);
 
 /* Formats an address as "1.2.3.4:80" or "[::1]:80" into buf (at least 64 bytes). */
-void wk_sockaddr_format(const struct sockaddr *addr, char *buf, size_t size);
+WK_API void wk_sockaddr_format(const struct sockaddr *addr, char *buf, size_t size);
 
 /* Makes a non-blocking, close-on-exec listening socket bound to addr (SO_REUSEADDR on),
  * with the given backlog.  Returns the descriptor or -errno. */
-int wk_tcp_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+WK_API int wk_tcp_listen(const struct sockaddr *addr, socklen_t len, int backlog);
 
 /* Shared by the operations below: the deadline and its timer. */
 typedef struct wk_tcp_op {
@@ -48,16 +52,16 @@ typedef struct wk_tcp_connect {
     int early;    /* READY once the attempt is under way (wk_tcp_connect_start_init) */
     int result;
 } wk_tcp_connect;
-void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
-                         socklen_t len, uint64_t deadline);
+WK_API void wk_tcp_connect_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                                socklen_t len, uint64_t deadline);
 
 /* As wk_tcp_connect_init, but READY (result 0) as soon as the attempt is under way, without
  * waiting for the handshake: the first send or receive then waits for it and reports its
  * outcome (-ECONNREFUSED ...).  Saves a readiness round trip and a getsockopt per connection
  * where the caller's next step is a send anyway (on loopback the handshake is usually done
  * before connect returns).  Errors found at once (no route, no descriptor) still end it. */
-void wk_tcp_connect_start_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
-                               socklen_t len, uint64_t deadline);
+WK_API void wk_tcp_connect_start_init(wk_tcp_connect *c, wk_io *io, const struct sockaddr *addr,
+                                      socklen_t len, uint64_t deadline);
 
 /* wait: READY when io becomes ready for `direction`, or at the deadline (result -ETIMEDOUT).
  * On a wk_io not yet registered with the reactor it registers it and waits, without trying
@@ -72,7 +76,7 @@ typedef struct wk_tcp_wait {
     int waiting;
     int result;
 } wk_tcp_wait;
-void wk_tcp_wait_init(wk_tcp_wait *w, wk_io *io, uint32_t direction, uint64_t deadline);
+WK_API void wk_tcp_wait_init(wk_tcp_wait *w, wk_io *io, uint32_t direction, uint64_t deadline);
 
 /* accept: result is the new non-blocking, close-on-exec descriptor, or -errno (-EMFILE and
  * -ENFILE are returned, not waited on: the caller decides how to back off).  peer receives
@@ -83,8 +87,8 @@ typedef struct wk_tcp_accept {
     struct sockaddr_storage *peer;
     int result;
 } wk_tcp_accept;
-void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_storage *peer,
-                        uint64_t deadline);
+WK_API void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockaddr_storage *peer,
+                               uint64_t deadline);
 
 /* send-all: writes every byte, across partial writes.  result: 0 or -errno.
  * wk_tcp_send_all2_init sends two pieces as one stream (a header and a body kept apart,
@@ -100,10 +104,10 @@ typedef struct wk_tcp_send_all {
     size_t sent;           /* bytes of both pieces sent so far */
     int result;
 } wk_tcp_send_all;
-void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
-                          uint64_t deadline);
-void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
-                           const void *buf2, size_t len2, uint64_t deadline);
+WK_API void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                                 uint64_t deadline);
+WK_API void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                                  const void *buf2, size_t len2, uint64_t deadline);
 
 /* receive-some: one successful read of at most cap bytes.  result: bytes read, 0 at EOF,
  * or -errno. */
@@ -114,8 +118,8 @@ typedef struct wk_tcp_recv_some {
     size_t cap;
     ssize_t result;
 } wk_tcp_recv_some;
-void wk_tcp_recv_some_init(wk_tcp_recv_some *r, wk_io *io, void *buf, size_t cap,
-                           uint64_t deadline);
+WK_API void wk_tcp_recv_some_init(wk_tcp_recv_some *r, wk_io *io, void *buf, size_t cap,
+                                  uint64_t deadline);
 
 /* receive-exactly-N: result: n, or -EPIPE when the peer closed first, or -errno. */
 typedef struct wk_tcp_recv_exact {
@@ -126,8 +130,8 @@ typedef struct wk_tcp_recv_exact {
     size_t got;
     ssize_t result;
 } wk_tcp_recv_exact;
-void wk_tcp_recv_exact_init(wk_tcp_recv_exact *r, wk_io *io, void *buf, size_t n,
-                            uint64_t deadline);
+WK_API void wk_tcp_recv_exact_init(wk_tcp_recv_exact *r, wk_io *io, void *buf, size_t n,
+                                   uint64_t deadline);
 
 /* receive-until-EOF (the book's TcpReceiver), into a caller's buffer of cap bytes.
  * result: the number of bytes before EOF, -EMSGSIZE when the peer sent more than cap, or
@@ -140,7 +144,9 @@ typedef struct wk_tcp_recv_to_eof {
     size_t got;
     ssize_t result;
 } wk_tcp_recv_to_eof;
-void wk_tcp_recv_to_eof_init(wk_tcp_recv_to_eof *r, wk_io *io, void *buf, size_t cap,
-                             uint64_t deadline);
+WK_API void wk_tcp_recv_to_eof_init(wk_tcp_recv_to_eof *r, wk_io *io, void *buf, size_t cap,
+                                    uint64_t deadline);
+
+WK_END_DECLS
 
 #endif

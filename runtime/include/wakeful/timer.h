@@ -1,4 +1,4 @@
-/* runtime/timer.h: timers, sleep and the timeout combinator.
+/* wakeful/timer.h: timers, sleep and the timeout combinator.
  *
  * Each executor keeps its timers in an intrusive min-heap ordered by deadline (then by
  * arming order): arming and disarming allocate nothing.  epoll_wait sleeps until the
@@ -7,9 +7,13 @@
 #ifndef WAKEFUL_TIMER_H
 #define WAKEFUL_TIMER_H
 
+#include "export.h"
+
 #include <stdint.h>
 
 #include "future.h"
+
+WK_BEGIN_DECLS
 
 typedef struct wk_heap_node {
     struct wk_heap_node *left;
@@ -26,15 +30,15 @@ typedef struct wk_timer {
 } wk_timer;
 
 /* Makes t an unarmed timer.  A zero-filled wk_timer is one too. */
-void wk_timer_init(wk_timer *t);
+WK_API void wk_timer_init(wk_timer *t);
 
 /* Arms t (or re-arms it with a new deadline) to wake cx's task at deadline.  A timer
  * already armed with the same deadline only has its waker refreshed (no heap work).
  * Returns 0, or -EINVAL without an executor in cx. */
-int wk_timer_arm(wk_timer *t, wk_context *cx, uint64_t deadline);
+WK_API int wk_timer_arm(wk_timer *t, wk_context *cx, uint64_t deadline);
 
 /* Takes t out of its heap and drops its waker; harmless when not armed. */
-void wk_timer_disarm(wk_timer *t);
+WK_API void wk_timer_disarm(wk_timer *t);
 
 static inline int wk_timer_armed(const wk_timer *t)
 {
@@ -51,9 +55,9 @@ typedef struct wk_sleep {
 } wk_sleep;
 
 /* Sleeps for duration_ns, counted from the first poll. */
-void wk_sleep_init(wk_sleep *s, uint64_t duration_ns);
+WK_API void wk_sleep_init(wk_sleep *s, uint64_t duration_ns);
 /* Sleeps until an absolute deadline. */
-void wk_sleep_until_init(wk_sleep *s, uint64_t deadline);
+WK_API void wk_sleep_until_init(wk_sleep *s, uint64_t deadline);
 
 /* ---- timeout: races inner against a deadline.  READY when inner is READY (timed_out 0,
  * read inner's output) or when the deadline passed first (timed_out 1; inner has been
@@ -66,6 +70,8 @@ typedef struct wk_timeout {
     int timed_out;
 } wk_timeout;
 
-void wk_timeout_init(wk_timeout *t, wk_future *inner, uint64_t deadline);
+WK_API void wk_timeout_init(wk_timeout *t, wk_future *inner, uint64_t deadline);
+
+WK_END_DECLS
 
 #endif

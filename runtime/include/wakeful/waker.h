@@ -1,4 +1,4 @@
-/* runtime/waker.h: the waker, a data pointer plus a vtable, as Rust's RawWaker.
+/* wakeful/waker.h: the waker, a data pointer plus a vtable, as Rust's RawWaker.
  *
  *   clone        returns a new waker for the same target (the executor's takes a task
  *                reference);
@@ -10,8 +10,12 @@
 #ifndef WAKEFUL_WAKER_H
 #define WAKEFUL_WAKER_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+
+WK_BEGIN_DECLS
 
 typedef struct wk_waker wk_waker;
 
@@ -84,11 +88,13 @@ static inline void wk_waker_store(wk_waker *slot, const wk_waker *w)
 }
 
 /* A waker whose every operation does nothing (for polling futures by hand). */
-extern const wk_waker_vtable wk_noop_waker_vtable;
+WK_API extern const wk_waker_vtable wk_noop_waker_vtable;
 static inline wk_waker wk_noop_waker(void)
 {
     wk_waker w = {NULL, &wk_noop_waker_vtable};
     return w;
 }
+
+WK_END_DECLS
 
 #endif
