@@ -531,7 +531,7 @@ class Cluster:
         out = {}
         for h in self.hosts:
             m = metrics(h.addr) if self.caps.metrics else None
-            out[h.name] = {"stot": int(st[h.name]["stot"]),
+            out[h.name] = {"stot": int(st[h.name]["stot"]), "scur": int(st[h.name]["scur"]),
                            "accepted": int(m["wakeful_accepted_total"]) if m else None}
         return out
 
@@ -679,10 +679,15 @@ def spread(deltas):
 def scenario_steady(cl, res):
     a, n = cl.a, len(cl.hosts)
     host, port = cl.front()
+    # HAProxy's CPU while idle (its checks, its timers), to subtract from the loaded figure.
+    hz = os.sysconf("SC_CLK_TCK")
+    i0, ti0 = cpu_ticks(cl.haproxy_pid), time.monotonic()
+    time.sleep(2)
+    idle_per_s = (cpu_ticks(cl.haproxy_pid) - i0) / hz / (time.monotonic() - ti0)
     c0 = cl.counts()
-    cpu0 = cpu_ticks(cl.haproxy_pid)
+    cpu0, tc0 = cpu_ticks(cl.haproxy_pid), time.monotonic()
     r = Load(cl, host, port, a.rate, a.duration, "steady").start().join()
-    cpu1 = cpu_ticks(cl.haproxy_pid)
+    cpu1, tc1 = cpu_ticks(cl.haproxy_pid), time.monotonic()
     c1 = cl.counts()
     res.data["through_haproxy"] = brief(r)
     res.check("0 failures through HAProxy", r["failed"] == 0,
@@ -696,9 +701,12 @@ def scenario_steady(cl, res):
     res.data["per_host"]["max_deviation_pct"] = round(sp, 3)
     res.check(f"connections per host within 2 % of even ({n} hosts)", sp <= 2.0,
               f"{d}, max deviation {sp:.2f} %")
-    hz = os.sysconf("SC_CLK_TCK")
-    cpu_us = (cpu1 - cpu0) / hz * 1e6
-    res.data["haproxy_cpu_us_per_request"] = round(cpu_us / max(r["requests"], 1), 2)
+    cpu_s = (cpu1 - cpu0) / hz
+    net_s = max(cpu_s - idle_per_s * (tc1 - tc0), 0.0)
+    res.data["haproxy_cpu_us_per_request"] = round(cpu_s * 1e6 / max(r["requests"], 1), 2)
+    res.data["haproxy_cpu_us_per_request_net_of_idle"] = round(
+        net_s * 1e6 / max(r["requests"], 1), 2)
+    res.data["haproxy_idle_cpu_ms_per_s"] = round(idle_per_s * 1000, 2)
     # The same load straight to one host, for the figures (not judged beyond 0 failures).
     direct = Load(cl, cl.hosts[0].addr, PORT, a.rate, a.direct_s, "direct").start().join()
     res.data["direct_to_h1"] = brief(direct)
@@ -854,7 +862,8 @@ def scenario_hung(cl, res):
                       t.downinter + t.rise * t.inter + t.agent_inter + 5, step=0.02)
     back_s = time.monotonic() - t_cont if back else None
     r = load.join()
-    stuck = c1[victim.name]["stot"] - c0[victim.name]["stot"]
+    # What was on it when it stopped (scur) plus what HAProxy handed it until DOWN.
+    stuck = c0[victim.name]["scur"] + c1[victim.name]["stot"] - c0[victim.name]["stot"]
     res.data.update({"victim": victim.name, "load": brief(r), "marked_down_s": down_s,
                      "detect_bound_s": detect_bound, "sent_to_hung_host": stuck,
                      "back_after_sigcont_s": back_s, "timeout_server_s": timeout_server})
