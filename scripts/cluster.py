@@ -168,7 +168,9 @@ def pid_is(pid, exe):
                 return False
     except OSError:
         return False
-    return bool(argv) and os.path.basename(argv[0].decode(errors="replace")) == os.path.basename(exe)
+    # argv[1] too: a program that is a script runs as `python3 PATH ...`.
+    names = {os.path.basename(a.decode(errors="replace")) for a in argv[:2]}
+    return os.path.basename(exe) in names
 
 
 def stop_pid(pid, exe, sig=signal.SIGTERM, grace=5.0, popen=None):
@@ -745,7 +747,7 @@ def wait_state(cl, name, pred, timeout):
 def scenario_rolling(cl, res):
     a, t = cl.a, cl.t
     host, port = cl.front()
-    per_host_s = a.drain_grace_ms / 1000 + 6
+    per_host_s = a.drain_grace_ms / 1000 + 4  # grace, exit, rise checks and the agent
     seconds = int(len(cl.hosts) * per_host_s + 4)
     load = Load(cl, host, port, a.rate, seconds, "rolling").start()
     time.sleep(2)
