@@ -24,6 +24,7 @@
 #include <wakeful/clock.h>
 #include <wakeful/coro.h>
 #include "data.h"
+#include "debug_str.h"
 #include <wakeful/errors.h>
 #include <wakeful/executor.h>
 #include <wakeful/io.h>
@@ -131,41 +132,11 @@ static void conn_finish(struct conn *c, struct worker *w, enum conn_end how, con
         printf("worker %u: %s: %s, closed without a reply\n", w->id, c->peer, why);
 }
 
-/* Prints field3 as Rust's {:?} prints a String: quoted, with \" \\ \n \r \t \0 and
- * \u{..} for the other control characters (field3 is valid UTF-8: the rest goes out as
- * is).  Called with stdout locked. */
+/* Prints field3 as Rust's {:?} prints a String (see debug_str.h).  Called with stdout
+ * locked. */
 static void print_debug_str(const uint8_t *s, uint32_t len)
 {
-    putchar_unlocked('"');
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char ch = s[i];
-        switch (ch) {
-        case '"':
-            fputs_unlocked("\\\"", stdout);
-            break;
-        case '\\':
-            fputs_unlocked("\\\\", stdout);
-            break;
-        case '\n':
-            fputs_unlocked("\\n", stdout);
-            break;
-        case '\r':
-            fputs_unlocked("\\r", stdout);
-            break;
-        case '\t':
-            fputs_unlocked("\\t", stdout);
-            break;
-        case '\0':
-            fputs_unlocked("\\0", stdout);
-            break;
-        default:
-            if (ch < 0x20 || ch == 0x7f)
-                printf("\\u{%x}", ch);
-            else
-                putchar_unlocked(ch);
-        }
-    }
-    putchar_unlocked('"');
+    debug_str_write(stdout, s, len);
 }
 
 /* The frame is complete: stop its timer, print it (-v), free it. */
