@@ -1077,7 +1077,8 @@ def main():
                 log(f"  {f}: {tail(os.path.join(folder, f))}")
         res.data["pass"] = res.passed
         res.data["checks"] = res.checks
-        print(f"cluster {name}: {'PASS' if res.passed else 'FAIL'} ({res.data['seconds']} s) "
+        verdict = "INTERRUPTED" if rc == 130 else "PASS" if res.passed else "FAIL"
+        print(f"cluster {name}: {verdict} ({res.data['seconds']} s) "
               f"{summary}")
         print(json.dumps(res.data))
         sys.stdout.flush()
