@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/deps.sh
 . scripts/lib/deps.sh
-wk_install_deps meson ninja-build pkg-config gcc libatomic-ops-dev check python3
+wk_install_deps meson ninja-build pkg-config gcc g++ libatomic-ops-dev check python3 mandoc
 
 build=${BUILD_DIR:-build-release}
 build_log=$(mktemp)
