@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include <wakeful/executor.h>
+#include "errors.h"
 #include "options.h"
 
 typedef enum cl_kind {
@@ -26,10 +27,7 @@ typedef enum cl_kind {
     CL_KIND_COUNT,
 } cl_kind;
 
-/* A request that never ran (its thread could not start an executor, say): kind other. */
-#define CL_E_NOT_RUN (-10003)
-
-/* The kind of a cl_send_data result. */
+/* The kind of a cl_send_data result (CL_E_NOT_RUN, a request that never ran: other). */
 cl_kind cl_classify(int result);
 
 /* The JSON key of a failure kind ("refused", "timed_out", ...). */

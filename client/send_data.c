@@ -12,35 +12,11 @@
 
 /* ---- cl_send_data ---------------------------------------------------------------------- */
 
-enum { SD_OP_NONE, SD_OP_CONNECT, SD_OP_SEND, SD_OP_WAIT, SD_OP_RECV };
-
-/* Drops the step in progress (its timer, its waker clones), if any. */
-static void sd_drop_op(cl_send_data *d)
-{
-    switch (d->op) {
-    case SD_OP_CONNECT:
-        wk_future_drop(&d->u.connect.base);
-        break;
-    case SD_OP_SEND:
-        wk_future_drop(&d->u.send.base);
-        break;
-    case SD_OP_WAIT:
-        wk_future_drop(&d->u.wait.base);
-        break;
-    case SD_OP_RECV:
-        wk_future_drop(&d->u.recv.base);
-        break;
-    default:
-        break;
-    }
-    d->op = SD_OP_NONE;
-}
-
 /* Safe at any point: before the first poll, mid-request (cancellation) and after READY. */
 static void sd_drop(wk_future *f)
 {
     cl_send_data *d = (cl_send_data *)f;
-    sd_drop_op(d);
+    wk_future_drop_step(&d->step); /* the step in flight (its timer, its waker clones) */
     wk_io_close(&d->io);
 }
 
@@ -69,7 +45,7 @@ void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
     d->base.poll = send_data_poll;
     d->base.drop = sd_drop;
     d->co = 0;
-    d->op = SD_OP_NONE;
+    d->step = NULL;
     d->target = target;
     d->deadline = deadline;
     wk_io_init(&d->io, -1);
@@ -114,43 +90,36 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
 
     /* let stream = TcpStream::connect(addr): a non-blocking connect here, which does not wait
      * for the handshake: the send below waits for it if it must, and reports a refusal. */
-    d->op = SD_OP_CONNECT;
     wk_tcp_connect_start_init(&d->u.connect, &d->io, (const struct sockaddr *)&d->target->addr,
                         d->target->addr_len, d->deadline);
-    WK_CO_AWAIT(d->co, &d->u.connect, cx);
+    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.connect, cx);
     d->result = d->u.connect.result;
-    sd_drop_op(d);
     if (d->result < 0)
         goto done;
 
     /* TcpSender { stream, buffer: message.serialize()? }.await?  A field3 too large for the
      * inline frame goes out from the shared body, behind the inline header, in one sendmsg. */
-    d->op = SD_OP_SEND;
     if (!sd_body_shared(d))
         wk_tcp_send_all_init(&d->u.send, &d->io, d->frame, d->frame_len, d->deadline);
     else
-        wk_tcp_send_all2_init(&d->u.send, &d->io, d->frame, d->frame_len, d->target->body,
-                              d->target->body_len, d->deadline);
-    WK_CO_AWAIT(d->co, &d->u.send, cx);
+        wk_tcp_send_all_pair_init(&d->u.send, &d->io, d->frame, d->frame_len, d->target->body,
+                                  d->target->body_len, d->deadline);
+    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.send, cx);
     d->result = d->u.send.result;
-    sd_drop_op(d);
     if (d->result < 0)
         goto done;
 
     /* The reply cannot be there yet: wait for it without a receive that would find nothing
      * (the socket is registered with the reactor only now, unless the send had to wait). */
-    d->op = SD_OP_WAIT;
     wk_tcp_wait_init(&d->u.wait, &d->io, WK_IO_READ, d->deadline);
-    WK_CO_AWAIT(d->co, &d->u.wait, cx);
+    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.wait, cx);
     d->result = d->u.wait.result;
-    sd_drop_op(d);
     if (d->result < 0)
         goto done;
 
     /* TcpReceiver { stream, buffer }.await?: everything until the server closes. */
-    d->op = SD_OP_RECV;
     wk_tcp_recv_to_eof_init(&d->u.recv, &d->io, d->reply, sizeof d->reply, d->deadline);
-    WK_CO_AWAIT(d->co, &d->u.recv, cx);
+    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.recv, cx);
     if (d->u.recv.result == -EMSGSIZE) {
         d->reply_len = (uint32_t)sizeof d->reply;
         d->result = CL_E_WRONG_REPLY;
@@ -166,7 +135,6 @@ static wk_poll send_data_poll(wk_future *f, wk_context *cx)
         else
             d->result = CL_E_WRONG_REPLY;
     }
-    sd_drop_op(d);
 
 done:
     /* Close now, not at drop: a finished request must not hold a descriptor while its lane

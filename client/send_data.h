@@ -27,6 +27,8 @@
 #include <wakeful/tcp.h>
 #include <wakeful/timer.h>
 
+#include "errors.h" /* CL_E_*: results of our own, beside the runtime's -errno values */
+
 /* The reply every request must get, byte for byte, before the server closes. */
 #define CL_REPLY "Hello, client!"
 #define CL_REPLY_LEN 14
@@ -38,11 +40,6 @@
 /* Inline frame buffer: the 10-byte header plus a field3 of up to 54 bytes ("Hello, server!
  * 18446744073709551615" is 35).  A larger field3 stays in the shared buffer. */
 #define CL_INLINE_FRAME 64
-
-/* Results of our own, beside the runtime's negative errno values; they are below every
- * errno (errno values stay under 4096 on Linux). */
-#define CL_E_WRONG_REPLY (-10001) /* the reply was not exactly CL_REPLY (or over the cap) */
-#define CL_E_NO_REPLY (-10002)    /* the server closed the connection without a byte */
 
 /* What every request of a run shares: read-only once the run starts, so any number of
  * threads read it without locks. */
@@ -58,7 +55,7 @@ typedef struct cl_target {
 typedef struct cl_send_data {
     wk_future base;
     int co;                    /* the coroutine's resume point (coro.h) */
-    int op;                    /* which member of `u` is live, for drop (SD_OP_* in .c) */
+    wk_future *step;           /* the member of `u` in flight, NULL when none: for drop */
     const cl_target *target;   /* borrowed, shared by every request */
     uint64_t deadline;         /* absolute, shared by connect, send and receive */
     wk_io io;                  /* the socket, owned; closed before READY */

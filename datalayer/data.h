@@ -10,23 +10,30 @@
 #ifndef WAKEFUL_DATALAYER_DATA_H
 #define WAKEFUL_DATALAYER_DATA_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define DL_HEADER_SIZE 10u          /* field1 + field2 + length */
 #define DL_DEFAULT_MAX_FIELD3 65536u /* the server's default --max-frame */
 
-/* Errors are negative so that they can share a return value with byte counts. */
+/* Errors are negative so that they can share a return value with byte counts, and they are
+ * negative errno values, the scheme of the whole program (the runtime's wk_strerror names
+ * them too, in errno's words): each one the errno that says the same thing, the truncated
+ * frame the -EPIPE the runtime uses for a peer that closed before sending what it owed.
+ * (They were -1..-5 before, which are -EPERM..-EIO: printed with strerror they lied.) */
 typedef enum dl_error {
     DL_OK = 0,
-    DL_ERR_TRUNCATED = -1,        /* input ended inside a frame */
-    DL_ERR_TOO_LARGE = -2,        /* length field over the decoder's maximum */
-    DL_ERR_INVALID_UTF8 = -3,     /* field3 is not well-formed UTF-8 */
-    DL_ERR_BUFFER_TOO_SMALL = -4, /* the caller's output buffer cannot hold the frame */
-    DL_ERR_NO_MEMORY = -5,        /* an allocation failed */
+    DL_ERR_TRUNCATED = -EPIPE,          /* input ended inside a frame */
+    DL_ERR_TOO_LARGE = -EMSGSIZE,       /* length field over the decoder's maximum */
+    DL_ERR_INVALID_UTF8 = -EILSEQ,      /* field3 is not well-formed UTF-8 */
+    DL_ERR_BUFFER_TOO_SMALL = -ENOBUFS, /* the caller's output buffer cannot hold the frame */
+    DL_ERR_NO_MEMORY = -ENOMEM,         /* an allocation failed */
 } dl_error;
 
-/* Names an error in words ("truncated frame", ...); never NULL. */
+/* Names a data layer error in the data layer's words ("truncated frame", ...), which are
+ * more precise than errno's; "unknown data layer error" for any other value.  Never
+ * NULL. */
 const char *dl_strerror(int err);
 
 /* The message.  field3 is bytes plus an explicit length: it is never read up to a NUL,

@@ -1,7 +1,7 @@
 /* runtime/executor.c: tasks, the run queues, waking, and the loop (poll, epoll, park).
  * The shape of one pass is in executor.h (wk_executor_turn); the two delicate spots, a
  * task woken while it runs and a thread that parks while work arrives, are explained where
- * they are handled (and in shared/DESIGN-NOTES.md). */
+ * they are handled (and in docs/design.md#wake-while-running and #park). */
 #include "internal.h"
 
 #include <errno.h>
@@ -299,9 +299,17 @@ static void poll_task(wk_executor *ex, wk_task *t)
             break;
         s = seen;
     }
+    wk_future *f = wk__task_future(t);
+    if (s & WK__CANCELLED) {
+        /* Aborted (wk_task_abort): drop the future instead of polling it.  This is the
+         * task's next poll point, on its own thread, so nothing it holds is in use. */
+        wk_future_drop(f);
+        wk__count(&ex->stats.cancelled, 1);
+        task_finish(ex, t, 0);
+        return;
+    }
     wk_waker waker = {t, &task_waker_vtable};
     wk_context cx = {&waker, ex};
-    wk_future *f = wk__task_future(t);
     wk__count(&ex->stats.polls, 1);
     if (f->poll(f, &cx) == WK_READY) {
         wk_future_drop(f);

@@ -24,7 +24,8 @@
  *   RUNNING     the executor is polling it: a wake only sets NOTIFIED and the executor
  *               re-queues the task after poll returns PENDING;
  *   COMPLETE    the future answered READY (or was cancelled): later wakes are harmless;
- *   CANCELLED   the executor was freed before the task completed;
+ *   CANCELLED   the executor was freed before the task completed, or wk_task_abort asked
+ *               for it before it completed: its next poll drops the future instead;
  *   JOIN_WAKER  the joiner stored join_waker; whoever completes the task consumes it.
  * References: one for the executor until the task completes, one for the join handle until
  * it is released, one per waker clone.  The task is freed when the count reaches zero. */

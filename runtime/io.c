@@ -64,6 +64,8 @@ int wk_io_close(wk_io *io)
 
 int wk_io_release(wk_io *io)
 {
+    if (!io)
+        return -1;
     wk_waker_drop(&io->reader);
     wk_waker_drop(&io->writer);
     int fd = io->fd;

@@ -135,3 +135,40 @@ void wk_join_init(wk_join *j, wk_task *handle, void *out)
     j->out = out;
     j->result = 0;
 }
+
+/* ---- abort ---- */
+
+wk_task *wk_task_abort_handle(wk_task *t)
+{
+    AO_fetch_and_add_full(&t->state, WK__REF_ONE);
+    return t;
+}
+
+int wk_task_abort(wk_task *t)
+{
+    /* Our own reference for the length of the call: the caller's handle keeps the task
+     * alive when we start, but a join on another thread may release that handle as soon as
+     * the task finishes, which may be in the middle of this call. */
+    AO_fetch_and_add_full(&t->state, WK__REF_ONE);
+    /* CANCELLED is both the request and the outcome: once it is set before COMPLETE, the
+     * joiner sees -ECANCELED whatever the task does next, so the caller's answer (0) tells
+     * it what the join will report. */
+    AO_t s = AO_load_full(&t->state);
+    int result = 0;
+    for (;;) {
+        if (s & (WK__COMPLETE | WK__CANCELLED)) {
+            result = -EALREADY;
+            break;
+        }
+        AO_t seen = AO_fetch_compare_and_swap_full(&t->state, s, s | WK__CANCELLED);
+        if (seen == s)
+            break;
+        s = seen;
+    }
+    /* Queue it like any wake: from another thread this writes the executor's eventfd; while
+     * the task runs it only marks NOTIFIED and the executor re-queues it after the poll. */
+    if (result == 0)
+        wk__task_schedule(t);
+    wk__task_unref(t);
+    return result;
+}

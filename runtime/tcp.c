@@ -282,8 +282,8 @@ static wk_poll send_all_poll(wk_future *f, wk_context *cx)
     return WK_READY;
 }
 
-void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
-                           const void *buf2, size_t len2, uint64_t deadline)
+void wk_tcp_send_all_pair_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                               const void *buf2, size_t len2, uint64_t deadline)
 {
     s->base.poll = send_all_poll;
     s->base.drop = op_drop;
@@ -299,7 +299,13 @@ void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_
 void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
                           uint64_t deadline)
 {
-    wk_tcp_send_all2_init(s, io, buf, len, NULL, 0, deadline);
+    wk_tcp_send_all_pair_init(s, io, buf, len, NULL, 0, deadline);
+}
+
+void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                           const void *buf2, size_t len2, uint64_t deadline)
+{
+    wk_tcp_send_all_pair_init(s, io, buf, len, buf2, len2, deadline);
 }
 
 /* ---- receive ---- */

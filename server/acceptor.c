@@ -14,23 +14,26 @@
 #include "acceptor.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <wakeful/clock.h>
-#include <wakeful/errors.h>
-#include <wakeful/executor.h>
-#include "worker.h"
 
-/* Accepts per readiness: bounds the time between two looks at the signalfd. */
-#define ACCEPT_BATCH 64
+/* Accepts per readiness: bounds the time between two looks at the other descriptors (the
+ * signalfd among them).  Also one dispatch batch. */
+#define ACCEPT_BATCH DISPATCH_BATCH_MAX
 #define PAUSE_MIN_MS 10u
 #define PAUSE_MAX_MS 100u
 
-enum { TAG_LISTENER = 1, TAG_SIGNAL, TAG_POKE };
+enum { TAG_LISTENER = 1, TAG_WATCH, TAG_POKE, TAG_STOP };
+
+/* Counts one event: the acceptor is the only writer, others may read. */
+static void count(AO_t *c)
+{
+    AO_store(c, AO_load(c) + 1);
+}
 
 static int epoll_add(int epfd, int fd, uint32_t tag)
 {
@@ -56,19 +59,28 @@ static void listener_sync(struct acceptor *a)
     a->in_epoll = want;
 }
 
-int acceptor_init(struct acceptor *a, struct server *srv, int lfd, int sigfd)
+int acceptor_init(struct acceptor *a, const struct server_options *opt, struct dispatch *d,
+                  struct conn_limit *limit, int lfd, int watch_fd, acceptor_watch_fn watch_fn,
+                  void *watch_arg)
 {
     memset(a, 0, sizeof *a);
-    a->srv = srv;
+    a->opt = opt;
+    a->dispatch = d;
+    a->limit = limit;
     a->lfd = lfd;
-    a->sigfd = sigfd;
+    a->watch_fd = watch_fd;
+    a->watch_fn = watch_fn;
+    a->watch_arg = watch_arg;
     a->backoff_ms = PAUSE_MIN_MS;
+    a->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     a->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (a->epfd < 0)
+    if (a->stop_fd < 0 || a->epfd < 0)
         return -errno;
-    int r = epoll_add(a->epfd, sigfd, TAG_SIGNAL);
+    int r = epoll_add(a->epfd, a->stop_fd, TAG_STOP);
     if (r == 0)
-        r = epoll_add(a->epfd, srv->poke_fd, TAG_POKE);
+        r = epoll_add(a->epfd, limit->poke_fd, TAG_POKE);
+    if (r == 0 && watch_fd >= 0)
+        r = epoll_add(a->epfd, watch_fd, TAG_WATCH);
     if (r == 0)
         listener_sync(a);
     if (r == 0 && !a->in_epoll)
@@ -76,87 +88,21 @@ int acceptor_init(struct acceptor *a, struct server *srv, int lfd, int sigfd)
     return r;
 }
 
-/* Fills rec for fd (and, with -v, its peer). */
-static void make_rec(const struct server *srv, struct dispatch_rec *rec, int fd,
-                     const struct sockaddr_storage *peer, socklen_t peer_len)
+void acceptor_request_stop(struct acceptor *a)
 {
-    rec->fd = fd;
-    if (srv->rec_size > DISPATCH_REC_SHORT) {
-        memset(&rec->peer, 0, sizeof rec->peer);
-        rec->peer_len = peer_len < sizeof rec->peer ? peer_len : (uint32_t)sizeof rec->peer;
-        memcpy(&rec->peer, peer, rec->peer_len);
-    }
-}
-
-/* Writes n records, packed, to worker i's pipe in one write; 1 when they went in.  The
- * batch is at most ACCEPT_BATCH records, below PIPE_BUF, so the write is all or nothing. */
-static int pipe_put(const struct server *srv, unsigned i, const void *recs, size_t n)
-{
-    ssize_t r;
-    do
-        r = write(srv->workers[i].pipe_wr, recs, n * srv->rec_size);
-    while (r < 0 && errno == EINTR);
-    return r == (ssize_t)(n * srv->rec_size);
-}
-
-/* Hands one connection to the next worker round-robin.  A worker whose pipe is full is
- * skipped (it is behind; waiting for it would stall every other worker); when every pipe is
- * full the connection is closed and counted. */
-static void dispatch_one(struct acceptor *a, const struct dispatch_rec *rec)
-{
-    struct server *srv = a->srv;
-    for (unsigned k = 0; k < srv->nworkers; k++) {
-        unsigned i = (a->next + k) % srv->nworkers;
-        if (pipe_put(srv, i, rec, 1)) {
-            a->next = (i + 1) % srv->nworkers;
-            /* After the write (DESIGN-NOTES §1): a worker that parked before seeing it
-             * is woken here; one that is in epoll sees its pipe readable. */
-            wk_executor_unpark(srv->workers[i].ex);
-            return;
-        }
-    }
-    close(rec->fd);
-    a->dropped++;
-    server_conn_closed(srv);
-}
-
-/* Dispatches a batch of accepted connections round-robin, as dispatch_one would one by one,
- * but with one pipe write and one unpark check per worker instead of one per connection:
- * under a burst, that is what lets a worker take a dozen connections per wake-up.  Worker
- * k of the round (counting from a->next) gets records k, k + N, k + 2N ...; a worker whose
- * pipe turns out to be full gets none, and its records go one by one to the next ones. */
-static void dispatch_batch(struct acceptor *a, const struct dispatch_rec *recs, size_t n)
-{
-    struct server *srv = a->srv;
-    unsigned nw = srv->nworkers;
-    unsigned first = a->next;
-    unsigned char packed[ACCEPT_BATCH * sizeof(struct dispatch_rec)];
-
-    if (n == 0)
-        return;
-    a->next = (unsigned)((first + n) % nw);
-    for (unsigned k = 0; k < nw && k < n; k++) {
-        unsigned i = (first + k) % nw;
-        size_t m = 0;
-        for (size_t j = k; j < n; j += nw)
-            memcpy(packed + m++ * srv->rec_size, &recs[j], srv->rec_size);
-        if (pipe_put(srv, i, packed, m)) {
-            wk_executor_unpark(srv->workers[i].ex);
-            continue;
-        }
-        for (size_t j = k; j < n; j += nw)
-            dispatch_one(a, &recs[j]);
-    }
+    uint64_t one = 1;
+    ssize_t r = write(a->stop_fd, &one, sizeof one);
+    (void)r; /* EAGAIN only when the counter is about to overflow: readable already */
 }
 
 /* accept4 failed for lack of descriptors or memory: stop accepting for a while. */
 static void pause_for_fds(struct acceptor *a, int err)
 {
-    if (a->backoff_ms == PAUSE_MIN_MS && a->srv->opt->verbosity >= VERBOSITY_NORMAL)
+    if (a->backoff_ms == PAUSE_MIN_MS && a->opt->verbosity >= VERBOSITY_NORMAL)
         fprintf(stderr, "wakeful-server: accept: %s; pausing accepts (%u..%u ms) until "
                         "descriptors are free\n",
                 strerror(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
-    a->fd_pauses++;
+    count(&a->fd_pauses);
     a->pause_until = wk_now_ns() + a->backoff_ms * WK_NSEC_PER_MSEC;
     a->backoff_ms = a->backoff_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : a->backoff_ms * 2;
     listener_sync(a);
@@ -164,15 +110,14 @@ static void pause_for_fds(struct acceptor *a, int err)
 
 static void accept_batch(struct acceptor *a)
 {
-    struct server *srv = a->srv;
     struct dispatch_rec recs[ACCEPT_BATCH];
     size_t n = 0;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        if (AO_load_acquire(&srv->live) >= srv->max_connections) {
+        if (limit_full(a->limit)) {
             /* Workers poke the eventfd when a close crosses back under the limit. */
             a->full = 1;
-            a->limit_pauses++;
+            count(&a->limit_pauses);
             listener_sync(a);
             goto flush;
         }
@@ -214,31 +159,28 @@ static void accept_batch(struct acceptor *a)
             }
         }
         a->backoff_ms = PAUSE_MIN_MS;
-        a->accepted++;
-        AO_fetch_and_add1_full(&srv->live);
-        make_rec(srv, &recs[n++], fd, &peer, peer_len);
+        count(&a->accepted);
+        limit_take(a->limit);
+        dispatch_rec_fill(a->dispatch, &recs[n++], fd, &peer, peer_len);
     }
-flush:
-    dispatch_batch(a, recs, n);
-}
-
-static void report(const struct acceptor *a)
-{
-    fprintf(stderr, "wakeful-server: counters\n");
-    workers_report(a->srv, stderr, 1);
-    acceptor_report(a, stderr);
+flush:;
+    /* Every pipe full: those connections were closed; their slots come back. */
+    size_t dropped = dispatch_batch(a->dispatch, recs, n);
+    for (size_t i = 0; i < dropped; i++) {
+        count(&a->dropped);
+        limit_release(a->limit);
+    }
 }
 
 void acceptor_report(const struct acceptor *a, FILE *out)
 {
-    const struct server *srv = a->srv;
     fprintf(out,
             "acceptor: accepted %llu, dropped %llu (every pipe full), open now %llu of %llu, "
             "pauses %llu at the limit + %llu out of descriptors\n",
-            (unsigned long long)a->accepted, (unsigned long long)a->dropped,
-            (unsigned long long)AO_load(&srv->live),
-            (unsigned long long)srv->max_connections, (unsigned long long)a->limit_pauses,
-            (unsigned long long)a->fd_pauses);
+            (unsigned long long)AO_load(&a->accepted), (unsigned long long)AO_load(&a->dropped),
+            (unsigned long long)limit_live(a->limit), (unsigned long long)a->limit->max,
+            (unsigned long long)AO_load(&a->limit_pauses),
+            (unsigned long long)AO_load(&a->fd_pauses));
     fflush(out);
 }
 
@@ -271,26 +213,21 @@ int acceptor_run(struct acceptor *a)
                 if (a->in_epoll)
                     accept_batch(a);
                 break;
-            case TAG_POKE: {
-                uint64_t count;
-                ssize_t r = read(a->srv->poke_fd, &count, sizeof count);
-                (void)r;
-                if (a->full && AO_load_acquire(&a->srv->live) <
-                                   a->srv->max_connections) {
+            case TAG_POKE:
+                limit_clear_poke(a->limit);
+                if (a->full && !limit_full(a->limit)) {
                     a->full = 0;
                     listener_sync(a);
                 }
                 break;
-            }
-            case TAG_SIGNAL: {
-                struct signalfd_siginfo si;
-                while (read(a->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                    if (si.ssi_signo == SIGUSR1)
-                        report(a);
-                    else
-                        return (int)si.ssi_signo;
-                }
+            case TAG_WATCH:
+                a->watch_fn(a->watch_arg);
                 break;
+            case TAG_STOP: {
+                uint64_t count;
+                ssize_t r = read(a->stop_fd, &count, sizeof count);
+                (void)r;
+                return 0;
             }
             default:
                 break;
@@ -315,7 +252,7 @@ void acceptor_free(struct acceptor *a)
     acceptor_stop_listening(a);
     if (a->epfd >= 0)
         close(a->epfd);
-    if (a->sigfd >= 0)
-        close(a->sigfd);
-    a->epfd = a->sigfd = -1;
+    if (a->stop_fd >= 0)
+        close(a->stop_fd);
+    a->epfd = a->stop_fd = -1;
 }

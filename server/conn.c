@@ -78,9 +78,17 @@ struct conn {
 };
 
 
-static int verbose(const struct worker *w)
+/* The host of this thread's connections (conn_host_enter). */
+static _Thread_local struct conn_host *current_host;
+
+void conn_host_enter(struct conn_host *h)
 {
-    return w->srv->opt->verbosity >= VERBOSITY_VERBOSE;
+    current_host = h;
+}
+
+static int verbose(const struct conn_host *h)
+{
+    return h->opt->verbosity >= VERBOSITY_VERBOSE;
 }
 
 /* Releases what the current phase holds (not the socket). */
@@ -105,31 +113,31 @@ static void conn_release_phase(struct conn *c)
 }
 
 /* Ends the connection: releases the phase, closes the socket, counts it. */
-static void conn_finish(struct conn *c, struct worker *w, enum conn_end how, const char *why)
+static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, const char *why)
 {
     if (c->phase == PH_NONE || c->phase == PH_DONE)
         return;
     conn_release_phase(c);
     wk_io_close(&c->io);
     c->phase = PH_DONE;
-    worker_conn_done(w);
+    h->closed(h);
 
     switch (how) {
     case END_REPLY:
-        worker_count(&w->counters.replies);
+        conn_count(&h->counters->replies);
         return;
     case END_BAD_FRAME:
-        worker_count(&w->counters.bad_frames);
+        conn_count(&h->counters->bad_frames);
         break;
     case END_TIMEOUT:
-        worker_count(&w->counters.timeouts);
+        conn_count(&h->counters->timeouts);
         break;
     case END_RESET:
-        worker_count(&w->counters.resets);
+        conn_count(&h->counters->resets);
         break;
     }
-    if (verbose(w))
-        printf("worker %u: %s: %s, closed without a reply\n", w->id, c->peer, why);
+    if (verbose(h))
+        printf("worker %u: %s: %s, closed without a reply\n", h->id, c->peer, why);
 }
 
 /* Prints field3 as Rust's {:?} prints a String (see debug_str.h).  Called with stdout
@@ -140,12 +148,12 @@ static void print_debug_str(const uint8_t *s, uint32_t len)
 }
 
 /* The frame is complete: stop its timer, print it (-v), free it. */
-static void frame_done(struct conn *c, struct worker *w)
+static void frame_done(struct conn *c, struct conn_host *h)
 {
     dl_data msg;
     dl_decoder_take(&c->u.rd.dec, &msg);
     conn_release_phase(c);
-    if (verbose(w)) {
+    if (verbose(h)) {
         flockfile(stdout);
         printf("received message: Data { field1: %u, field2: %u, field3: ",
                (unsigned)msg.field1, (unsigned)msg.field2);
@@ -159,21 +167,21 @@ static void frame_done(struct conn *c, struct worker *w)
 /* Step 1: read exactly one frame.  READY with phase PH_IDLE when the frame is in (and
  * already printed and freed), READY with phase PH_DONE when the connection failed (counted,
  * logged, closed); PENDING while waiting for bytes or the read deadline. */
-static wk_poll read_frame(struct conn *c, struct worker *w, wk_context *cx)
+static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
 {
     for (int i = 0; i < READS_PER_POLL; i++) {
-        ssize_t n = recv(c->io.fd, w->scratch, WORKER_SCRATCH_SIZE, 0);
+        ssize_t n = recv(c->io.fd, h->scratch, h->scratch_size, 0);
         if (n > 0) {
-            if ((size_t)n > w->scratch_touched)
-                w->scratch_touched = (size_t)n;
+            if ((size_t)n > h->scratch_touched)
+                h->scratch_touched = (size_t)n;
             /* Bytes past the frame are the peer's business: one request per connection. */
-            int st = dl_decoder_feed(&c->u.rd.dec, w->scratch, (size_t)n, NULL, NULL);
+            int st = dl_decoder_feed(&c->u.rd.dec, h->scratch, (size_t)n, NULL, NULL);
             if (st == DL_DECODE_COMPLETE) {
-                frame_done(c, w);
+                frame_done(c, h);
                 return WK_READY;
             }
             if (st < 0) {
-                conn_finish(c, w, END_BAD_FRAME, dl_strerror(st));
+                conn_finish(c, h, END_BAD_FRAME, dl_strerror(st));
                 return WK_READY;
             }
             continue;
@@ -181,28 +189,28 @@ static wk_poll read_frame(struct conn *c, struct worker *w, wk_context *cx)
         if (n == 0) {
             int st = dl_decoder_finish(&c->u.rd.dec);
             if (st == DL_OK)
-                conn_finish(c, w, END_RESET, "closed before sending anything");
+                conn_finish(c, h, END_RESET, "closed before sending anything");
             else
-                conn_finish(c, w, END_BAD_FRAME, dl_strerror(st));
+                conn_finish(c, h, END_BAD_FRAME, dl_strerror(st));
             return WK_READY;
         }
         int e = errno;
         if (e == EINTR)
             continue;
         if (e != EAGAIN && e != EWOULDBLOCK) {
-            conn_finish(c, w, END_RESET, wk_strerror(-e));
+            conn_finish(c, h, END_RESET, wk_strerror(-e));
             return WK_READY;
         }
         /* Nothing to read now: wait for bytes or the deadline, whichever comes first. */
         if (wk_now_ns() >= c->u.rd.deadline) {
-            conn_finish(c, w, END_TIMEOUT, "no whole frame before the read timeout");
+            conn_finish(c, h, END_TIMEOUT, "no whole frame before the read timeout");
             return WK_READY;
         }
         int r = wk_io_wait(&c->io, cx, WK_IO_READ);
         if (r == 0)
             r = wk_timer_arm(&c->u.rd.timer, cx, c->u.rd.deadline);
         if (r < 0) {
-            conn_finish(c, w, END_RESET, wk_strerror(r));
+            conn_finish(c, h, END_RESET, wk_strerror(r));
             return WK_READY;
         }
         return WK_PENDING;
@@ -215,13 +223,13 @@ static wk_poll read_frame(struct conn *c, struct worker *w, wk_context *cx)
 static wk_poll conn_poll(wk_future *f, wk_context *cx)
 {
     struct conn *c = (struct conn *)f;
-    struct worker *w = worker_current();
-    const struct server_options *opt = w->srv->opt;
+    struct conn_host *h = current_host;
+    const struct server_options *opt = h->opt;
 
     WK_CO_BEGIN(c->co);
 
     /* let message = read_frame(&stream).await; */
-    WK_CO_AWAIT_POLL(c->co, read_frame(c, w, cx));
+    WK_CO_AWAIT_POLL(c->co, read_frame(c, h, cx));
     if (c->phase == PH_DONE)
         WK_CO_RETURN(c->co);
 
@@ -231,7 +239,7 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
         wk_sleep_init(&c->u.sleep, opt->sleep_ms * WK_NSEC_PER_MSEC);
         WK_CO_AWAIT(c->co, &c->u.sleep, cx);
         if (c->u.sleep.result < 0) {
-            conn_finish(c, w, END_RESET, wk_strerror(c->u.sleep.result));
+            conn_finish(c, h, END_RESET, wk_strerror(c->u.sleep.result));
             WK_CO_RETURN(c->co);
         }
         conn_release_phase(c);
@@ -244,10 +252,10 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
     WK_CO_AWAIT(c->co, &c->u.send, cx);
     if (c->u.send.result < 0) {
         int r = c->u.send.result;
-        conn_finish(c, w, r == -ETIMEDOUT ? END_TIMEOUT : END_RESET, wk_strerror(r));
+        conn_finish(c, h, r == -ETIMEDOUT ? END_TIMEOUT : END_RESET, wk_strerror(r));
         WK_CO_RETURN(c->co);
     }
-    conn_finish(c, w, END_REPLY, NULL);
+    conn_finish(c, h, END_REPLY, NULL);
 
     WK_CO_END(c->co);
 }
@@ -258,15 +266,16 @@ static void conn_drop(wk_future *f)
     struct conn *c = (struct conn *)f;
     if (c->phase == PH_NONE || c->phase == PH_DONE)
         return;
-    struct worker *w = worker_current();
+    struct conn_host *h = current_host;
     conn_release_phase(c);
     wk_io_close(&c->io);
     c->phase = PH_DONE;
-    worker_conn_done(w);
+    h->closed(h);
 }
 
-int conn_spawn(struct worker *w, int fd, const struct sockaddr *peer)
+int conn_spawn(int fd, const struct sockaddr *peer)
 {
+    struct conn_host *h = current_host;
     /* The future is built here and copied into the task by wk_spawn.  The union gives the
      * -v tail its room (a struct with a flexible array member may sit in a union). */
     union {
@@ -282,24 +291,23 @@ int conn_spawn(struct worker *w, int fd, const struct sockaddr *peer)
     c->co = 0;
     c->phase = PH_READ;
     wk_io_init(&c->io, fd);
-    dl_decoder_init(&c->u.rd.dec, w->srv->opt->max_frame);
-    c->u.rd.deadline = wk_deadline_in_ms(w->srv->opt->read_timeout_ms);
+    dl_decoder_init(&c->u.rd.dec, h->opt->max_frame);
+    c->u.rd.deadline = wk_deadline_in_ms(h->opt->read_timeout_ms);
     if (peer != NULL) {
         wk_sockaddr_format(peer, c->peer, PEER_TEXT_SIZE);
         size += PEER_TEXT_SIZE;
     }
 
-    int r = wk_spawn(w->ex, &c->base, size, 0, 0, NULL);
+    int r = wk_spawn(h->ex, &c->base, size, 0, 0, NULL);
     if (r < 0) {
+        dl_decoder_free(&c->u.rd.dec);
         close(fd);
-        server_conn_closed(w->srv);
-        fprintf(stderr, "wakeful-server: worker %u: cannot start a connection: %s\n", w->id,
+        fprintf(stderr, "wakeful-server: worker %u: cannot start a connection: %s\n", h->id,
                 wk_strerror(r));
         return r;
     }
-    w->open++;
-    worker_count(&w->counters.connections);
+    conn_count(&h->counters->connections);
     if (peer != NULL)
-        printf("worker %u received connection from %s\n", w->id, c->peer);
+        printf("worker %u received connection from %s\n", h->id, c->peer);
     return 0;
 }

@@ -1,52 +1,63 @@
-/* server/server.h: the state the acceptor (main thread) and the workers share.
+/* server/server.h: wakeful-server as an object: start, run, stop.
  *
- * Set up by main before any worker starts and torn down after they are joined; while the
- * server runs only `live` changes, and it is atomic. */
+ * server_start opens the listener, sets the connection limit, starts the workers and
+ * readies the acceptor; server_run runs the acceptor's loop on the calling thread until
+ * server_stop, then shuts down (the listener closes, the workers finish what they hold
+ * within --drain-ms) and returns; server_free releases everything.  Nothing here touches
+ * signals, stdout or the process's limits: the program (main.c) does, so the server could
+ * be embedded in another one. */
 #ifndef WAKEFUL_SERVER_SERVER_H
 #define WAKEFUL_SERVER_SERVER_H
 
-#include <netinet/in.h>
-#include <atomic_ops.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
+#include "acceptor.h"
+#include "dispatch.h"
+#include "limit.h"
 #include "options.h"
-
-struct worker;
+#include "worker.h"
 
 struct server {
-    const struct server_options *opt; /* the parsed flags (main's, outlives the server) */
-    uint64_t max_connections;         /* --max-connections, or the RLIMIT_NOFILE default */
-    size_t rec_size;                  /* bytes of one dispatch record (see below) */
-    AO_t live;        /* connections accepted and not yet closed */
-    int poke_fd;                      /* eventfd: a close brought `live` back under the
-                                         limit (written by workers, read by main) */
-    unsigned nworkers;
-    struct worker *workers;           /* nworkers of them */
+    const struct server_options *opt; /* the caller's, outlives the server */
+    struct conn_limit limit;          /* the open-connection count, --max-connections */
+    struct dispatch dispatch;         /* the pipes from the acceptor to the workers */
+    struct worker_pool workers;
+    struct acceptor acceptor;
+    struct sockaddr_storage addr;     /* the address listened on (the real port) */
+    socklen_t addr_len;
 };
 
-/* What the acceptor writes to a worker's pipe: the connection's descriptor, then (only with
- * -v, which prints it) the peer address accept4 gave.  Without -v only the 4-byte fd is
- * written, so a pipe holds 16,384 pending connections instead of 2,048.  Either size is
- * below PIPE_BUF, so every write lands whole and the single reader never sees half a
- * record.  fd DISPATCH_STOP is the shutdown marker. */
-struct dispatch_rec {
-    int32_t fd;
-    uint32_t peer_len;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } peer;
+/* Callbacks the embedder may pass to server_start: a descriptor the acceptor's loop
+ * watches (the program's signalfd), and what to call on its thread when it is readable. */
+struct server_watch {
+    int fd;                           /* -1: none */
+    acceptor_watch_fn fn;
+    void *arg;
 };
-#define DISPATCH_REC_SHORT sizeof(int32_t)
-#define DISPATCH_STOP (-1)
 
-/* A connection is gone (closed, or never handed over): `live` goes down by one.  Only the
- * close that brings `live` from the limit back under it writes the eventfd, so the main
- * thread, which stopped accepting at the limit, wakes exactly when it may start again.
- * Thread-safe. */
-void server_conn_closed(struct server *srv);
+/* Starts everything but the acceptor's loop: the listener (bound and listening when this
+ * returns: connections queue in its backlog), the workers.  max_connections is the limit
+ * when opt->max_connections is 0.  On failure, returns -errno with everything undone, and
+ * *what names the step that failed ("listen", "workers", ...). */
+int server_start(struct server *srv, const struct server_options *opt, uint64_t max_connections,
+                 const struct server_watch *watch, const char **what);
+
+/* Runs the acceptor's loop on this thread until server_stop, then shuts down: closes the
+ * listener, lets the workers finish (at most --drain-ms), joins them.  Returns 0, or
+ * -errno when the loop itself failed (the shutdown is done all the same). */
+int server_run(struct server *srv);
+
+/* Asks server_run to shut down.  Thread-safe. */
+void server_stop(struct server *srv);
+
+/* The counters: per worker (with the live executors' statistics while running, or what
+ * was cancelled at the drain deadline after server_run), a total, the acceptor's line. */
+void server_report(const struct server *srv, FILE *out, int running);
+
+/* Releases everything server_start made.  After server_run returned (or instead of it). */
+void server_free(struct server *srv);
 
 #endif

@@ -1,6 +1,7 @@
 /* tests/datalayer/test_codec.c: the wire format (golden bytes), the encoder, dl_buf,
  * round trips and dl_strerror. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,7 +303,19 @@ START_TEST(strerror_names)
             ck_assert_str_ne(s, dl_strerror(codes[j]));
         ck_assert_str_ne(s, dl_strerror(DL_OK));
     }
-    static const int unknown[] = {-6, -100, 1, 2, 12345, -2147483647 - 1};
+    /* Negative errno values, so that errno's table names them too (wrongly, as -EPERM...
+     * -EIO, when they were -1..-5). */
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_lt(codes[i], 0);
+        ck_assert_msg(strncmp(strerror(-codes[i]), "Unknown error", 13) != 0,
+                      "%d is not a negative errno value", codes[i]);
+    }
+    ck_assert_int_eq(DL_ERR_TRUNCATED, -EPIPE);
+    ck_assert_int_eq(DL_ERR_TOO_LARGE, -EMSGSIZE);
+    ck_assert_int_eq(DL_ERR_INVALID_UTF8, -EILSEQ);
+    ck_assert_int_eq(DL_ERR_BUFFER_TOO_SMALL, -ENOBUFS);
+    ck_assert_int_eq(DL_ERR_NO_MEMORY, -ENOMEM);
+    static const int unknown[] = {-1, -5, -6, -100, 1, 2, 12345, -2147483647 - 1};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = dl_strerror(unknown[i]);
         ck_assert_ptr_nonnull(s);

@@ -9,9 +9,11 @@ and the way the stream is cut into pieces, byte 1 seeds the piece sizes) followe
 byte stream.  UTF-8 inputs are the string itself.
 """
 import os
-import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import frames  # noqa: E402  (tests/lib: the frame encoder the Python tests share)
 
 # fuzz_decoder.c: LIMITS = {0, 1, 2, 9, 16, 255, 4096, 65536}; split modes 0..3.
 LIMIT = {0: 0, 1: 1, 2: 2, 9: 3, 16: 4, 255: 5, 4096: 6, 65536: 7}
@@ -23,9 +25,8 @@ def ctl(limit=65536, split=MIXED, seed=0x5A):
 
 
 def frame(text=b"hi", f1=1, f2=2, length=None):
-    if isinstance(text, str):
-        text = text.encode()
-    return struct.pack("<IHI", f1, f2, len(text) if length is None else length) + text
+    """frames.encode with this corpus's defaults: {1, 2, "hi"}, docs/protocol.md's example."""
+    return frames.encode(text, f1, f2, length)
 
 
 GOOD = frame(b"Hello, server! 1", 1, 1)

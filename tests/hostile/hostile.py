@@ -52,7 +52,10 @@ import tempfile
 import threading
 import time
 
-REPLY = b"Hello, client!"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import frames  # noqa: E402  (tests/lib: the frame encoder the Python tests share)
+
+REPLY = frames.REPLY
 
 # How much longer a connection made during a burst may wait to be closed (see
 # Hostile.expect): the kernel's last SYN-ACK retransmission comes 31 s after the first.
@@ -94,8 +97,7 @@ def log(*args):
     print(*args, flush=True)
 
 
-def frame(payload, f1=1, f2=1, length=None):
-    return struct.pack("<IHI", f1, f2, len(payload) if length is None else length) + payload
+frame = frames.encode
 
 
 def first_frame_valid(data, max_frame):

@@ -35,7 +35,8 @@ static wk_poll sender_poll(wk_future *f, wk_context *cx)
 {
     sender *s = (sender *)f;
     WK_CO_BEGIN(s->co);
-    wk_tcp_send_all2_init(&s->send, &s->io, s->buf, s->len, s->buf2, s->len2, WK_DEADLINE_NEVER);
+    wk_tcp_send_all_pair_init(&s->send, &s->io, s->buf, s->len, s->buf2, s->len2,
+                              WK_DEADLINE_NEVER);
     WK_CO_AWAIT(s->co, &s->send, cx);
     s->result = s->send.result;
     wk_io_close(&s->io); /* EOF for the receiver */

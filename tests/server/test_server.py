@@ -19,7 +19,10 @@ import sys
 import tempfile
 import time
 
-REPLY = b"Hello, client!"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import frames  # noqa: E402  (tests/lib: the frame encoder the Python tests share)
+
+REPLY = frames.REPLY
 TICK = os.sysconf("SC_CLK_TCK")
 LISTEN_RE = re.compile(r"^listening on (\S+):(\d+) \((\d+) workers\)$")
 WORKER_RE = re.compile(
@@ -51,10 +54,7 @@ def raise_nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def frame(payload=b"Hello, server! 1", field1=1, field2=1, length=None):
-    if length is None:
-        length = len(payload)
-    return struct.pack("<IHI", field1, field2, length) + payload
+frame = frames.encode
 
 
 # ---- the server process ---------------------------------------------------------------

@@ -8,8 +8,8 @@
  *
  * Threads: an executor is driven by one thread at a time, the one inside one of the run
  * functions below; spawn and the run functions are for that thread (or any thread while
- * nobody drives it).  Wakers, wk_executor_unpark, wk_executor_get_stats and the blocking
- * join work from any thread.
+ * nobody drives it).  Wakers, wk_executor_unpark, wk_executor_get_stats, wk_task_abort
+ * and the blocking join work from any thread.
  *
  * Errors are negative errno values (see errors.h). */
 #ifndef WAKEFUL_EXECUTOR_H
@@ -64,8 +64,8 @@ WK_API int wk_spawn(wk_executor *ex, const wk_future *future, size_t future_size
 
 /* Waits, blocking this thread, until the task finished, copies its output to out (unless
  * out is NULL) and releases the handle.  Never call it on the thread that drives the
- * task's executor (it would wait for itself).  Returns 0, or -ECANCELED when the executor
- * was freed before the task completed. */
+ * task's executor (it would wait for itself).  Returns 0, or -ECANCELED when the task was
+ * aborted (wk_task_abort) or the executor was freed before the task completed. */
 WK_API int wk_join_blocking(wk_task *handle, void *out);
 
 /* Non-blocking: when the task has finished, copies its output, releases the handle and
@@ -74,6 +74,26 @@ WK_API int wk_join_try(wk_task *handle, void *out);
 
 /* Releases the handle; the task runs on and its output is discarded. */
 WK_API void wk_task_detach(wk_task *handle);
+
+/* Cancels the task, from any thread (like a waker): marks it cancelled and wakes it; at its
+ * next poll point its executor drops its future instead of polling it (the drop closes what
+ * it holds: descriptors, timers, child tasks' joins), and the task finishes as cancelled.
+ * It does not interrupt a poll in progress: a task running now is dropped right after.
+ * Returns 0 when the request came before the task finished: its join (wk_join_blocking,
+ * wk_join_try, the wk_join future) then reports -ECANCELED, even if the poll running now
+ * answers READY (its output is discarded).  Returns -EALREADY when the task had finished
+ * already (its join reports its output as usual) or was aborted already.
+ * The handle is not consumed (as with Tokio's JoinHandle::abort): release it as usual, with
+ * exactly one of the calls above or wk_task_detach.  wk_join_blocking after an abort waits
+ * until the future has been dropped.  Never call it with a handle already released: to
+ * abort from one thread a task that another thread joins (the join may release the handle
+ * at any moment), give the aborting thread its own wk_task_abort_handle. */
+WK_API int wk_task_abort(wk_task *handle);
+
+/* A second reference to the task, for wk_task_abort only, that stays valid after the join
+ * handle has been released (Tokio's AbortHandle).  Thread-safe.  Release it with
+ * wk_task_detach; never join it.  Costs an atomic increment, nothing else. */
+WK_API wk_task *wk_task_abort_handle(wk_task *handle);
 
 /* The join future: awaits a handle from inside another task (on any executor).  result is
  * 0 or -ECANCELED; the output is copied to out.  The handle is released when the future
@@ -144,7 +164,7 @@ WK_API uint64_t wk_executor_now(const wk_executor *ex);
 typedef struct wk_executor_stats {
     uint64_t spawned;      /* tasks spawned */
     uint64_t completed;    /* tasks that finished (READY) */
-    uint64_t cancelled;    /* tasks dropped unfinished when the executor was freed */
+    uint64_t cancelled;    /* tasks dropped unfinished: aborted, or the executor freed */
     uint64_t polls;        /* task polls */
     uint64_t wakes_local;  /* wakes on the executor's own thread that queued a task */
     uint64_t wakes_remote; /* wakes from other threads that queued a task */

@@ -60,6 +60,29 @@ static inline void wk_future_drop(wk_future *f)
         f->drop(f);
 }
 
+/* A future that runs its children one at a time keeps them in a union (they never overlap,
+ * so they share memory) and names the one in flight with a `wk_future *step` field, NULL
+ * when none runs.  Its drop then releases the child with wk_future_drop_step(&s->step):
+ * through the member that is live, not through one arbitrary member of the union, so it
+ * holds whatever the members look like.  wk_future_drop_step drops *step if it is not NULL
+ * and sets it to NULL; it is idempotent.  In a coroutine, WK_CO_AWAIT_STEP (coro.h) keeps
+ * step up to date; by hand:
+ *
+ *     wk_sleep_init(&s->u.sleep, ns);
+ *     s->step = &s->u.sleep.base;         // before the first poll of the child
+ *     ... poll it until READY, read s->u.sleep.result ...
+ *     wk_future_drop_step(&s->step);      // done with it
+ *
+ * and in the parent's drop, wk_future_drop_step(&s->step) releases what is in flight. */
+static inline void wk_future_drop_step(wk_future **step)
+{
+    wk_future *f = *step;
+    if (f) {
+        *step = 0;
+        wk_future_drop(f);
+    }
+}
+
 WK_END_DECLS
 
 #endif

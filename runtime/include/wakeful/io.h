@@ -8,8 +8,8 @@
  *
  * Lifetime: the wk_io must stay at one address while registered (it is the epoll data
  * pointer): keep it inside the task's future.  wk_io_close closes the descriptor, which
- * removes it from epoll; wk_io_release gives the descriptor back without closing it and
- * deregisters it explicitly.  Both drop the stored wakers.  Single-threaded: only the
+ * removes it from epoll; wk_io_release gives the descriptor back to the caller without
+ * closing it, out of the epoll set.  Both drop the stored wakers.  Single-threaded: only the
  * thread driving the executor touches a wk_io. */
 #ifndef WAKEFUL_IO_H
 #define WAKEFUL_IO_H
@@ -45,8 +45,17 @@ WK_API int wk_io_wait(wk_io *io, wk_context *cx, uint32_t direction);
  * idempotent.  Returns 0 or -errno from close (the descriptor is gone either way). */
 WK_API int wk_io_close(wk_io *io);
 
-/* Deregisters the descriptor, drops the wakers and returns the descriptor (or -1), which
- * the caller now owns. */
+/* Gives the descriptor back without closing it: takes it out of the executor's epoll set
+ * (if it was in), drops the stored wakers, leaves io empty (fd -1, as after wk_io_close)
+ * and returns the descriptor, which the caller now owns (and must close), or -1 when io
+ * held none.  NULL-safe.  The descriptor stays non-blocking.
+ *
+ * For handing a socket to something that is not this executor: another executor (another
+ * thread: release it here, send the number over, wk_io_init it there), a blocking library,
+ * a child process.  Call it on the thread driving the executor, with no operation of io in
+ * flight (drop them first: their wakers would otherwise wait on a descriptor nobody
+ * watches).  Returns the descriptor even if epoll_ctl failed (it cannot for a descriptor
+ * this wk_io registered and that is still open). */
 WK_API int wk_io_release(wk_io *io);
 
 WK_END_DECLS

@@ -91,9 +91,10 @@ WK_API void wk_tcp_accept_init(wk_tcp_accept *a, wk_io *listener, struct sockadd
                                uint64_t deadline);
 
 /* send-all: writes every byte, across partial writes.  result: 0 or -errno.
- * wk_tcp_send_all2_init sends two pieces as one stream (a header and a body kept apart,
- * say), with sendmsg and two iovecs: no copy into one buffer, no second send that Nagle's
- * algorithm could hold back until the first is acknowledged. */
+ * wk_tcp_send_all_pair_init sends a pair of buffers, buf then buf2, as one stream (a header
+ * and a body kept apart, say), with sendmsg and two iovecs: no copy into one buffer, no
+ * second send that Nagle's algorithm could hold back until the first is acknowledged.
+ * buf2 may be NULL (then len2 is ignored and it is wk_tcp_send_all_init). */
 typedef struct wk_tcp_send_all {
     wk_future base;
     wk_tcp_op op;
@@ -106,8 +107,15 @@ typedef struct wk_tcp_send_all {
 } wk_tcp_send_all;
 WK_API void wk_tcp_send_all_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
                                  uint64_t deadline);
-WK_API void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
-                                  const void *buf2, size_t len2, uint64_t deadline);
+WK_API void wk_tcp_send_all_pair_init(wk_tcp_send_all *s, wk_io *io, const void *buf,
+                                      size_t len, const void *buf2, size_t len2,
+                                      uint64_t deadline);
+
+/* The name before 1.0: the same function.  Kept (and exported) so that code and binaries
+ * built against it keep working; it will go at the next major version. */
+WK_API WK_DEPRECATED("renamed wk_tcp_send_all_pair_init")
+void wk_tcp_send_all2_init(wk_tcp_send_all *s, wk_io *io, const void *buf, size_t len,
+                           const void *buf2, size_t len2, uint64_t deadline);
 
 /* receive-some: one successful read of at most cap bytes.  result: bytes read, 0 at EOF,
  * or -errno. */

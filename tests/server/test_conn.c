@@ -1,0 +1,254 @@
+/* tests/server/test_conn.c: handle_client (server/conn.c) on its host interface, over a
+ * socketpair, without threads, pipes or workers: the test is the host.
+ *
+ * Each case spawns one connection on a fresh executor and runs the executor until the
+ * connection's task is done, then checks what the peer end received and what was counted. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <wakeful/clock.h>
+#include <wakeful/executor.h>
+#include "conn.h"
+#include "options.h"
+#include "../check_run.h"
+
+#define REPLY "Hello, client!"
+
+static uint8_t scratch[64 * 1024];
+static struct conn_counters counters;
+static int closed_calls;
+
+static void on_closed(struct conn_host *h)
+{
+    (void)h;
+    closed_calls++;
+}
+
+/* A host like a worker's: one executor, the scratch buffer, the counters. */
+static void host_setup(struct conn_host *h, struct server_options *opt, wk_executor **ex)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->workers = 1;
+    opt->sleep_ms = 0;
+    opt->max_frame = 1000;
+    opt->read_timeout_ms = 10000;
+    opt->drain_ms = 1000;
+    opt->verbosity = VERBOSITY_QUIET;
+    memset(&counters, 0, sizeof counters);
+    closed_calls = 0;
+    ck_assert_int_eq(wk_executor_new(ex), 0);
+    memset(h, 0, sizeof *h);
+    h->id = 1;
+    h->ex = *ex;
+    h->opt = opt;
+    h->scratch = scratch;
+    h->scratch_size = sizeof scratch;
+    h->counters = &counters;
+    h->closed = on_closed;
+    conn_host_enter(h);
+}
+
+/* The server's end non-blocking, as accept4 gives it; the test's end blocking. */
+static void pair(int sv[2])
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int fl = fcntl(sv[0], F_GETFL);
+    ck_assert_int_ge(fl, 0);
+    ck_assert_int_eq(fcntl(sv[0], F_SETFL, fl | O_NONBLOCK), 0);
+}
+
+static size_t frame(uint8_t *out, uint32_t f1, uint16_t f2, const char *text, uint32_t n)
+{
+    out[0] = (uint8_t)f1;
+    out[1] = (uint8_t)(f1 >> 8);
+    out[2] = (uint8_t)(f1 >> 16);
+    out[3] = (uint8_t)(f1 >> 24);
+    out[4] = (uint8_t)f2;
+    out[5] = (uint8_t)(f2 >> 8);
+    out[6] = (uint8_t)n;
+    out[7] = (uint8_t)(n >> 8);
+    out[8] = (uint8_t)(n >> 16);
+    out[9] = (uint8_t)(n >> 24);
+    size_t len = strlen(text);
+    memcpy(out + 10, text, len);
+    return 10 + len;
+}
+
+/* Everything the server end sent until EOF (the test's end is blocking; the server end
+ * is closed by then, so this cannot hang). */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+static uint64_t load(const AO_t *c)
+{
+    return AO_load(c);
+}
+
+/* Runs the executor until the connection's task is done; returns the elapsed ms. */
+static uint64_t run(wk_executor *ex)
+{
+    uint64_t t0 = wk_now_ns();
+    ck_assert_int_eq(wk_executor_run(ex), 0);
+    ck_assert_uint_eq(wk_executor_task_count(ex), 0);
+    return (wk_now_ns() - t0) / WK_NSEC_PER_MSEC;
+}
+
+START_TEST(good_frame_gets_the_reply_then_eof)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
+    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    ck_assert_uint_eq(load(&counters.connections), 1);
+    run(ex);
+
+    char got[64];
+    size_t len = read_all(sv[1], got, sizeof got);
+    ck_assert_uint_eq(len, strlen(REPLY));
+    ck_assert(memcmp(got, REPLY, len) == 0);
+    ck_assert_uint_eq(load(&counters.replies), 1);
+    ck_assert_uint_eq(load(&counters.bad_frames) + load(&counters.timeouts) +
+                          load(&counters.resets), 0);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(bad_frame_closes_without_a_reply)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, "ok \xc3\x28", 5); /* a lead byte, then ASCII */
+    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    run(ex);
+
+    char got[64];
+    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    ck_assert_uint_eq(load(&counters.bad_frames), 1);
+    ck_assert_uint_eq(load(&counters.replies), 0);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(too_large_frame_closes_without_a_reply)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, "", 1001); /* --max-frame 1000 + 1: refused at the header */
+    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    run(ex);
+
+    char got[64];
+    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    ck_assert_uint_eq(load(&counters.bad_frames), 1);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(silent_peer_times_out)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    opt.read_timeout_ms = 150;
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, "Hello", 16); /* 11 of 16 bytes: then nothing */
+    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    uint64_t ms = run(ex);
+
+    ck_assert_uint_ge(ms, 150);
+    ck_assert_uint_lt(ms, 2000);
+    char got[64];
+    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    ck_assert_uint_eq(load(&counters.timeouts), 1);
+    ck_assert_uint_eq(load(&counters.replies), 0);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
+START_TEST(dropped_unfinished_reports_the_close)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    int sv[2];
+    pair(sv);
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    ck_assert_int_eq(wk_executor_run_one(ex), 1); /* reads nothing, waits */
+    ck_assert_int_eq(closed_calls, 0);
+    wk_executor_free(ex);                          /* the drain deadline's cancel */
+    ck_assert_int_eq(closed_calls, 1);
+    char got[64];
+    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    close(sv[1]);
+}
+END_TEST
+
+static Suite *conn_suite(void)
+{
+    Suite *s = suite_create("conn");
+    TCase *tc = tcase_create("handle_client");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, good_frame_gets_the_reply_then_eof);
+    tcase_add_test(tc, bad_frame_closes_without_a_reply);
+    tcase_add_test(tc, too_large_frame_closes_without_a_reply);
+    tcase_add_test(tc, silent_peer_times_out);
+    tcase_add_test(tc, dropped_unfinished_reports_the_close);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return check_run(conn_suite());
+}
