@@ -14,9 +14,9 @@
 #include "acceptor.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <wakeful/clock.h>
@@ -27,7 +27,8 @@
 #define PAUSE_MIN_MS 10u
 #define PAUSE_MAX_MS 100u
 
-enum { TAG_LISTENER = 1, TAG_WATCH, TAG_POKE, TAG_STOP };
+/* epoll data: the listener, the limit's eventfd, or watch i as TAG_WATCH + i. */
+enum { TAG_LISTENER = 1, TAG_POKE, TAG_WATCH };
 
 /* Counts one event: the acceptor is the only writer, others may read. */
 static void count(AO_t *c)
@@ -60,27 +61,18 @@ static void listener_sync(struct acceptor *a)
 }
 
 int acceptor_init(struct acceptor *a, const struct server_options *opt, struct dispatch *d,
-                  struct conn_limit *limit, int lfd, int watch_fd, acceptor_watch_fn watch_fn,
-                  void *watch_arg)
+                  struct conn_limit *limit, int lfd)
 {
     memset(a, 0, sizeof *a);
     a->opt = opt;
     a->dispatch = d;
     a->limit = limit;
     a->lfd = lfd;
-    a->watch_fd = watch_fd;
-    a->watch_fn = watch_fn;
-    a->watch_arg = watch_arg;
     a->backoff_ms = PAUSE_MIN_MS;
-    a->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     a->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (a->stop_fd < 0 || a->epfd < 0)
+    if (a->epfd < 0)
         return -errno;
-    int r = epoll_add(a->epfd, a->stop_fd, TAG_STOP);
-    if (r == 0)
-        r = epoll_add(a->epfd, limit->poke_fd, TAG_POKE);
-    if (r == 0 && watch_fd >= 0)
-        r = epoll_add(a->epfd, watch_fd, TAG_WATCH);
+    int r = epoll_add(a->epfd, limit->poke_fd, TAG_POKE);
     if (r == 0)
         listener_sync(a);
     if (r == 0 && !a->in_epoll)
@@ -88,11 +80,54 @@ int acceptor_init(struct acceptor *a, const struct server_options *opt, struct d
     return r;
 }
 
-void acceptor_request_stop(struct acceptor *a)
+int acceptor_watch(struct acceptor *a, int fd, acceptor_fn fn, void *arg)
 {
-    uint64_t one = 1;
-    ssize_t r = write(a->stop_fd, &one, sizeof one);
-    (void)r; /* EAGAIN only when the counter is about to overflow: readable already */
+    if (a->nwatches == ACCEPTOR_WATCH_MAX)
+        return -ENOSPC;
+    int r = epoll_add(a->epfd, fd, TAG_WATCH + a->nwatches);
+    if (r < 0)
+        return r;
+    a->watches[a->nwatches++] = (struct acceptor_watch){.fd = fd, .fn = fn, .arg = arg};
+    return 0;
+}
+
+void acceptor_set_timer(struct acceptor *a, uint64_t at, acceptor_fn fn, void *arg)
+{
+    a->timer_at = at;
+    a->timer_fn = fn;
+    a->timer_arg = arg;
+}
+
+void acceptor_quit(struct acceptor *a)
+{
+    a->quit = 1;
+}
+
+/* Closes the listening socket: the kernel refuses new connections from now on (and resets
+ * those it had not queued yet; with SO_REUSEPORT and net.ipv4.tcp_migrate_req=1 it hands
+ * them to a sibling instead).  While closing, tells the owner. */
+static void close_listener(struct acceptor *a)
+{
+    if (a->lfd < 0)
+        return;
+    if (a->in_epoll)
+        epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->lfd, NULL);
+    a->in_epoll = 0;
+    close(a->lfd);
+    a->lfd = -1;
+    if (a->closing && a->closed_fn != NULL)
+        a->closed_fn(a->closed_arg);
+}
+
+/* The kernel has no connection queued for us: poll says the listener is not readable. */
+static int queue_empty(const struct acceptor *a)
+{
+    struct pollfd pfd = {.fd = a->lfd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, 0);
+    while (r < 0 && errno == EINTR);
+    return r == 0;
 }
 
 /* accept4 failed for lack of descriptors or memory: stop accepting for a while. */
@@ -108,10 +143,13 @@ static void pause_for_fds(struct acceptor *a, int err)
     listener_sync(a);
 }
 
-static void accept_batch(struct acceptor *a)
+/* Accepts up to ACCEPT_BATCH connections and hands them out.  Returns 1 when accept4
+ * answered EAGAIN (the kernel's queue is empty), else 0. */
+static int accept_batch(struct acceptor *a)
 {
     struct dispatch_rec recs[ACCEPT_BATCH];
     size_t n = 0;
+    int empty = 0;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (limit_full(a->limit)) {
@@ -131,6 +169,7 @@ static void accept_batch(struct acceptor *a)
 #if EWOULDBLOCK != EAGAIN
             case EWOULDBLOCK:
 #endif
+                empty = 1;
                 goto flush;
             case EMFILE:
             case ENFILE:
@@ -170,6 +209,50 @@ flush:;
         count(&a->dropped);
         limit_release(a->limit);
     }
+    return empty;
+}
+
+/* Closing: close the listener as soon as the kernel's queue is known empty, or at the
+ * deadline.  Called after every change that may tell: a batch, a slot freed, a pause over.
+ * At the limit the queue is looked at without accepting (poll), so a full server with
+ * nothing queued closes at once instead of waiting for a slot. */
+static void closing_step(struct acceptor *a)
+{
+    if (!a->closing || a->lfd < 0)
+        return;
+    if (wk_now_ns() >= a->close_deadline) {
+        close_listener(a);
+        return;
+    }
+    if (a->pause_until != 0)
+        return; /* out of descriptors: try again when the pause is over */
+    if (a->full) {
+        if (queue_empty(a))
+            close_listener(a);
+        return;
+    }
+    /* Accept now rather than wait for readiness: an empty queue never becomes readable. */
+    if (accept_batch(a))
+        close_listener(a);
+    else if (a->full && queue_empty(a))
+        close_listener(a);
+}
+
+void acceptor_close_when_empty(struct acceptor *a, uint64_t deadline, acceptor_fn closed_fn,
+                               void *arg)
+{
+    if (a->closing)
+        return;
+    a->closing = 1;
+    a->close_deadline = deadline;
+    a->closed_fn = closed_fn;
+    a->closed_arg = arg;
+    if (a->lfd < 0) {
+        if (closed_fn != NULL)
+            closed_fn(arg);
+        return;
+    }
+    closing_step(a);
 }
 
 void acceptor_report(const struct acceptor *a, FILE *out)
@@ -184,75 +267,82 @@ void acceptor_report(const struct acceptor *a, FILE *out)
     fflush(out);
 }
 
+/* The epoll_wait timeout in ms for the nearest of: the EMFILE pause's end, the owner's
+ * timer, the closing deadline; -1 for none.  Rounded up: waking a little early would only
+ * wait again. */
+static int next_timeout(const struct acceptor *a, uint64_t now)
+{
+    uint64_t at = 0;
+    if (a->pause_until != 0)
+        at = a->pause_until;
+    if (a->timer_at != 0 && (at == 0 || a->timer_at < at))
+        at = a->timer_at;
+    if (a->closing && a->lfd >= 0 && (at == 0 || a->close_deadline < at))
+        at = a->close_deadline;
+    if (at == 0)
+        return -1;
+    if (at <= now)
+        return 0;
+    uint64_t ms = (at - now + WK_NSEC_PER_MSEC - 1) / WK_NSEC_PER_MSEC;
+    return ms > 1000000 ? 1000000 : (int)ms;
+}
+
 int acceptor_run(struct acceptor *a)
 {
-    struct epoll_event evs[4];
+    struct epoll_event evs[8];
 
-    for (;;) {
-        int timeout = -1;
-        if (a->pause_until != 0) {
-            uint64_t now = wk_now_ns();
-            if (now >= a->pause_until) {
-                a->pause_until = 0;
-                listener_sync(a);
-            } else {
-                /* Rounded up: waking a little early would only pause again. */
-                timeout = (int)((a->pause_until - now + WK_NSEC_PER_MSEC - 1) /
-                                WK_NSEC_PER_MSEC);
-            }
+    while (!a->quit) {
+        uint64_t now = wk_now_ns();
+        if (a->pause_until != 0 && now >= a->pause_until) {
+            a->pause_until = 0;
+            listener_sync(a);
+            closing_step(a);
         }
-        int n = epoll_wait(a->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
+        if (a->timer_at != 0 && now >= a->timer_at) {
+            a->timer_at = 0;
+            a->timer_fn(a->timer_arg);
+            continue;
+        }
+        if (a->closing && a->lfd >= 0 && now >= a->close_deadline) {
+            close_listener(a);
+            continue;
+        }
+        int n = epoll_wait(a->epfd, evs, (int)(sizeof evs / sizeof evs[0]),
+                           next_timeout(a, now));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        for (int i = 0; i < n; i++) {
-            switch (evs[i].data.u32) {
-            case TAG_LISTENER:
-                if (a->in_epoll)
-                    accept_batch(a);
-                break;
-            case TAG_POKE:
+        for (int i = 0; i < n && !a->quit; i++) {
+            uint32_t tag = evs[i].data.u32;
+            if (tag == TAG_LISTENER) {
+                if (!a->in_epoll)
+                    continue; /* taken out by an earlier event of this batch */
+                int empty = accept_batch(a);
+                if (a->closing && (empty || (a->full && queue_empty(a))))
+                    close_listener(a);
+            } else if (tag == TAG_POKE) {
                 limit_clear_poke(a->limit);
                 if (a->full && !limit_full(a->limit)) {
                     a->full = 0;
                     listener_sync(a);
+                    closing_step(a);
                 }
-                break;
-            case TAG_WATCH:
-                a->watch_fn(a->watch_arg);
-                break;
-            case TAG_STOP: {
-                uint64_t count;
-                ssize_t r = read(a->stop_fd, &count, sizeof count);
-                (void)r;
-                return 0;
-            }
-            default:
-                break;
+            } else if (tag >= TAG_WATCH && tag < TAG_WATCH + a->nwatches) {
+                struct acceptor_watch *w = &a->watches[tag - TAG_WATCH];
+                w->fn(w->arg);
             }
         }
     }
-}
-
-void acceptor_stop_listening(struct acceptor *a)
-{
-    if (a->lfd < 0)
-        return;
-    if (a->in_epoll)
-        epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->lfd, NULL);
-    a->in_epoll = 0;
-    close(a->lfd);
-    a->lfd = -1;
+    return 0;
 }
 
 void acceptor_free(struct acceptor *a)
 {
-    acceptor_stop_listening(a);
+    a->closing = 0; /* no callback from here */
+    close_listener(a);
     if (a->epfd >= 0)
         close(a->epfd);
-    if (a->stop_fd >= 0)
-        close(a->stop_fd);
-    a->epfd = a->stop_fd = -1;
+    a->epfd = -1;
 }

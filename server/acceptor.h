@@ -1,9 +1,17 @@
-/* server/acceptor.h: the acceptor's loop: accept, hand out (dispatch.h), stop on request.
+/* server/acceptor.h: the acceptor's loop: accept, hand out (dispatch.h), close on request.
  *
- * A plain epoll loop on the thread that runs the server (server_run): the listening
+ * A plain epoll loop on the thread that runs the server (server_run) over the listening
  * socket, the eventfd through which a close says the count is back under
- * --max-connections (limit.h), the eventfd server_stop writes, and one descriptor of the
- * embedder's (the program's signalfd) with its callback. */
+ * --max-connections (limit.h), and a few descriptors of its owner's (the stop eventfd,
+ * the workers' exit eventfd, the agent's listener, the program's signalfd), each with a
+ * callback.  One timer, also its owner's (the end of the grace period).  It runs until its
+ * owner calls acceptor_quit from a callback.
+ *
+ * Closing (acceptor_close_when_empty) is how nothing is lost at shutdown: the listener
+ * stays open and the acceptor keeps accepting, within --max-connections as slots free
+ * up, until accept4 answers EAGAIN (or, at the limit, until the listener is no longer
+ * readable): then every connection the kernel had queued has been taken, and the listener
+ * is closed.  A deadline bounds it. */
 #ifndef WAKEFUL_SERVER_ACCEPTOR_H
 #define WAKEFUL_SERVER_ACCEPTOR_H
 
@@ -15,8 +23,18 @@
 #include "limit.h"
 #include "options.h"
 
-/* Called on the acceptor's thread when the watched descriptor is readable. */
-typedef void (*acceptor_watch_fn)(void *arg);
+/* Descriptors an owner may add with acceptor_watch. */
+#define ACCEPTOR_WATCH_MAX 6
+
+/* Called on the acceptor's thread: a watched descriptor is readable, the timer expired,
+ * or the listener was closed. */
+typedef void (*acceptor_fn)(void *arg);
+
+struct acceptor_watch {
+    int fd;                  /* borrowed */
+    acceptor_fn fn;
+    void *arg;
+};
 
 struct acceptor {
     const struct server_options *opt;
@@ -24,42 +42,55 @@ struct acceptor {
     struct conn_limit *limit;    /* --max-connections (borrowed) */
     int lfd;                 /* the listening socket (owned; -1 once closed) */
     int epfd;                /* the loop's epoll instance (owned) */
-    int stop_fd;             /* eventfd written by acceptor_request_stop (owned) */
-    int watch_fd;            /* the embedder's descriptor, -1 when none (borrowed) */
-    acceptor_watch_fn watch_fn;
-    void *watch_arg;
+    struct acceptor_watch watches[ACCEPTOR_WATCH_MAX];
+    unsigned nwatches;
+    uint64_t timer_at;       /* the owner's timer (CLOCK_MONOTONIC ns), 0 when unset */
+    acceptor_fn timer_fn;
+    void *timer_arg;
+    int quit;                /* acceptor_run returns after the current events */
     int in_epoll;            /* the listener is in the epoll set */
     int full;                /* paused: --max-connections reached */
     uint64_t pause_until;    /* paused after EMFILE/ENFILE until then (CLOCK_MONOTONIC ns),
                                 0 when not */
     unsigned backoff_ms;     /* the next EMFILE pause: 10 ms, doubling up to 100 ms */
-    AO_t accepted;           /* connections accepted (written by the acceptor only) */
+    int closing;             /* acceptor_close_when_empty was called */
+    uint64_t close_deadline; /* closing: the listener closes then at the latest */
+    acceptor_fn closed_fn;   /* closing: called once the listener is closed */
+    void *closed_arg;
+    /* Counters: written by the acceptor only, readable from any thread. */
+    AO_t accepted;           /* connections accepted */
     AO_t dropped;            /* closed at once because every worker's pipe was full */
     AO_t fd_pauses;          /* pauses for EMFILE/ENFILE */
     AO_t limit_pauses;       /* pauses at --max-connections */
 };
 
-/* Takes ownership of lfd; creates the epoll set and the stop eventfd.  watch_fd (-1 for
- * none) is watched for readability, and watch_fn(watch_arg) called when it is.  Returns 0
- * or -errno. */
+/* Takes ownership of lfd; creates the epoll set.  Returns 0 or -errno. */
 int acceptor_init(struct acceptor *a, const struct server_options *opt, struct dispatch *d,
-                  struct conn_limit *limit, int lfd, int watch_fd, acceptor_watch_fn watch_fn,
-                  void *watch_arg);
+                  struct conn_limit *limit, int lfd);
 
-/* Runs the loop until a stop is requested; returns 0, or -errno when the loop itself
- * failed. */
+/* Watches fd for readability, level-triggered: fn(arg) is called while it is readable, so
+ * fn must consume what made it so (read the eventfd, accept the connections).  Returns 0,
+ * -ENOSPC past ACCEPTOR_WATCH_MAX, or -errno from epoll_ctl. */
+int acceptor_watch(struct acceptor *a, int fd, acceptor_fn fn, void *arg);
+
+/* Sets the owner's timer: fn(arg) once at `at` (CLOCK_MONOTONIC ns); 0 clears it. */
+void acceptor_set_timer(struct acceptor *a, uint64_t at, acceptor_fn fn, void *arg);
+
+/* Starts closing: accept what the kernel has queued (see above), then close the listener
+ * and call closed_fn(arg); at `deadline` close it in any case.  On the acceptor's thread. */
+void acceptor_close_when_empty(struct acceptor *a, uint64_t deadline, acceptor_fn closed_fn,
+                               void *arg);
+
+/* Runs the loop until acceptor_quit; returns 0, or -errno when the loop itself failed. */
 int acceptor_run(struct acceptor *a);
 
-/* Asks the loop to stop.  Thread-safe (one write to an eventfd). */
-void acceptor_request_stop(struct acceptor *a);
-
-/* Closes the listening socket: the kernel refuses new connections from now on. */
-void acceptor_stop_listening(struct acceptor *a);
+/* Makes acceptor_run return after the current events.  On the acceptor's thread. */
+void acceptor_quit(struct acceptor *a);
 
 /* The acceptor's own line of counters. */
 void acceptor_report(const struct acceptor *a, FILE *out);
 
-/* Closes what acceptor_init opened and what it took over. */
+/* Closes the listener (if still open) and the epoll set. */
 void acceptor_free(struct acceptor *a);
 
 #endif

@@ -39,6 +39,13 @@
  * instead of monopolising the thread. */
 #define READS_PER_POLL 4
 
+/* The lingering close (nginx's lingering_close): after the reply, a peer that sent more
+ * than its frame has its input read and discarded, after our FIN, until it closes, for at
+ * most this long (nginx: lingering_time 30 s in all, lingering_timeout 5 s per wait; one
+ * short bound serves both here, as our peers are load generators and proxies that close
+ * at once once they have the reply).  Reads are still READS_PER_POLL per poll. */
+#define LINGER_MS 2000
+
 /* Bytes of the -v peer text (wk_sockaddr_format wants at least 64). */
 #define PEER_TEXT_SIZE 64
 
@@ -49,6 +56,7 @@ enum conn_phase {
     PH_IDLE,     /* between steps: socket open, union unused */
     PH_SLEEP,    /* u.sleep */
     PH_SEND,     /* u.send */
+    PH_LINGER,   /* u.linger: replied, write side shut down, discarding the peer's input */
     PH_DONE,     /* socket closed, connection counted: nothing left to release */
 };
 
@@ -58,12 +66,14 @@ enum conn_end {
     END_BAD_FRAME,
     END_TIMEOUT,
     END_RESET,
+    END_LINGERED, /* after a reply already counted: nothing more to count or print */
 };
 
 struct conn {
     wk_future base;     /* first: the executor polls and drops through it */
     int co;             /* coroutine resume point (coro.h) */
-    int phase;          /* an enum conn_phase */
+    uint8_t phase;      /* an enum conn_phase */
+    uint8_t extra;      /* the peer sent bytes past its frame: linger before the close */
     wk_io io;           /* the socket, registered with the worker's reactor on first EAGAIN */
     union {
         struct {
@@ -73,6 +83,10 @@ struct conn {
         } rd;
         wk_sleep sleep;         /* --sleep-ms */
         wk_tcp_send_all send;   /* the reply */
+        struct {
+            uint64_t deadline;  /* reply + LINGER_MS, absolute */
+            wk_timer timer;     /* armed at the deadline while waiting for input */
+        } linger;
     } u;
     char peer[];        /* -v only: the peer as text, PEER_TEXT_SIZE bytes */
 };
@@ -105,6 +119,9 @@ static void conn_release_phase(struct conn *c)
     case PH_SEND:
         wk_future_drop(&c->u.send.base);
         break;
+    case PH_LINGER:
+        wk_timer_disarm(&c->u.linger.timer);
+        break;
     default:
         break;
     }
@@ -135,6 +152,8 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
     case END_RESET:
         conn_count(&h->counters->resets);
         break;
+    case END_LINGERED:
+        return;
     }
     if (verbose(h))
         printf("worker %u: %s: %s, closed without a reply\n", h->id, c->peer, why);
@@ -174,9 +193,12 @@ static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
         if (n > 0) {
             if ((size_t)n > h->scratch_touched)
                 h->scratch_touched = (size_t)n;
-            /* Bytes past the frame are the peer's business: one request per connection. */
-            int st = dl_decoder_feed(&c->u.rd.dec, h->scratch, (size_t)n, NULL, NULL);
+            /* Bytes past the frame are never read as a request (one per connection), but
+             * they are unread input at the close: noted, for the lingering close. */
+            size_t used = 0;
+            int st = dl_decoder_feed(&c->u.rd.dec, h->scratch, (size_t)n, &used, NULL);
             if (st == DL_DECODE_COMPLETE) {
+                c->extra = used < (size_t)n;
                 frame_done(c, h);
                 return WK_READY;
             }
@@ -220,6 +242,52 @@ static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
     return WK_PENDING;
 }
 
+/* After the reply: is there input the peer sent that nobody read?  Closing a socket with
+ * unread input sends a reset instead of a FIN, and a peer whose stack processes the reset
+ * first loses the reply.  One non-blocking recv: the only extra syscall a connection that
+ * sent nothing more costs (none when the decoder already saw bytes past the frame).  The
+ * bytes read are discarded. */
+static int unread_input(struct conn *c, struct conn_host *h)
+{
+    ssize_t n;
+    do
+        n = recv(c->io.fd, h->scratch, h->scratch_size, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n > 0 && (size_t)n > h->scratch_touched)
+        h->scratch_touched = (size_t)n;
+    return n > 0; /* 0: the peer closed its side, nothing can be left; < 0: nothing now */
+}
+
+/* The lingering close: with our write side already shut down (the reply and our FIN are
+ * on their way), read and discard until the peer closes (EOF), fails, or LINGER_MS have
+ * passed; READY then, and the caller closes.  PENDING while waiting for input. */
+static wk_poll linger(struct conn *c, struct conn_host *h, wk_context *cx)
+{
+    for (int i = 0; i < READS_PER_POLL; i++) {
+        ssize_t n = recv(c->io.fd, h->scratch, h->scratch_size, 0);
+        if (n > 0) {
+            if ((size_t)n > h->scratch_touched)
+                h->scratch_touched = (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return WK_READY;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return WK_READY;
+        if (wk_now_ns() >= c->u.linger.deadline)
+            return WK_READY;
+        if (wk_io_wait(&c->io, cx, WK_IO_READ) < 0 ||
+            wk_timer_arm(&c->u.linger.timer, cx, c->u.linger.deadline) < 0)
+            return WK_READY;
+        return WK_PENDING;
+    }
+    /* The read budget is spent and bytes keep coming: let the others run first. */
+    wk_waker_wake_by_ref(cx->waker);
+    return WK_PENDING;
+}
+
 static wk_poll conn_poll(wk_future *f, wk_context *cx)
 {
     struct conn *c = (struct conn *)f;
@@ -255,7 +323,20 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
         conn_finish(c, h, r == -ETIMEDOUT ? END_TIMEOUT : END_RESET, wk_strerror(r));
         WK_CO_RETURN(c->co);
     }
-    conn_finish(c, h, END_REPLY, NULL);
+    conn_release_phase(c);
+
+    /* The close: a lingering one when the peer left input unread (see unread_input). */
+    if (!c->extra && !unread_input(c, h)) {
+        conn_finish(c, h, END_REPLY, NULL);
+        WK_CO_RETURN(c->co);
+    }
+    conn_count(&h->counters->replies); /* replied: whatever the linger does, it counts */
+    shutdown(c->io.fd, SHUT_WR);
+    c->phase = PH_LINGER;
+    c->u.linger.deadline = wk_deadline_in_ms(LINGER_MS);
+    wk_timer_init(&c->u.linger.timer);
+    WK_CO_AWAIT_POLL(c->co, linger(c, h, cx));
+    conn_finish(c, h, END_LINGERED, NULL);
 
     WK_CO_END(c->co);
 }

@@ -18,9 +18,9 @@
 #include <wakeful/tcp.h>
 
 /* Descriptors the server keeps for itself out of RLIMIT_NOFILE when --max-connections is
- * not given: stdio, the listener, epoll, signalfd and eventfds of the main thread, slack for
- * libc and tools (64), and per worker its pipe (2), epoll instance, eventfd and drain
- * timerfd (5, one to spare). */
+ * not given: stdio, the listener and the agent's, epoll, signalfd and eventfds of the
+ * acceptor's thread, slack for libc and tools (64), and per worker its pipe (2), epoll
+ * instance, eventfd and drain timerfd (5, one to spare). */
 #define FD_RESERVE_BASE 64u
 #define FD_RESERVE_PER_WORKER 5u
 
@@ -42,21 +42,35 @@ struct program {
     int stopping;   /* a SIGINT/SIGTERM came */
 };
 
-/* The acceptor's loop saw the signalfd readable.  SIGUSR1: the counters to stderr.
- * SIGINT/SIGTERM: stop. */
+/* The acceptor's loop saw the signalfd readable.  SIGUSR1 or SIGHUP: the counters to
+ * stderr (SIGHUP reloads nothing: there is no configuration file to re-read and no log
+ * file to re-open; it only must not kill the server, as its default action would).
+ * SIGINT/SIGTERM: server_stop; a second one during the grace period ends the grace, later
+ * ones change nothing (server_stop decides; this only words the stderr line). */
 static void on_signal(void *arg)
 {
     struct program *pg = arg;
     struct signalfd_siginfo si;
     while (read(pg->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGUSR1) {
+        if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP) {
             fprintf(stderr, "wakeful-server: counters\n");
             server_report(pg->srv, stderr, 1);
             continue;
         }
-        if (!pg->stopping && pg->opt->verbosity >= VERBOSITY_NORMAL)
-            fprintf(stderr, "wakeful-server: %s: draining (at most %llu ms)\n",
-                    strsignal((int)si.ssi_signo), (unsigned long long)pg->opt->drain_ms);
+        if (pg->opt->verbosity >= VERBOSITY_NORMAL) {
+            if (!pg->stopping && pg->opt->drain_grace_ms > 0)
+                fprintf(stderr, "wakeful-server: %s: grace period of %llu ms, then "
+                                "draining (at most %llu ms)\n",
+                        strsignal((int)si.ssi_signo),
+                        (unsigned long long)pg->opt->drain_grace_ms,
+                        (unsigned long long)pg->opt->drain_ms);
+            else if (!pg->stopping)
+                fprintf(stderr, "wakeful-server: %s: draining (at most %llu ms)\n",
+                        strsignal((int)si.ssi_signo), (unsigned long long)pg->opt->drain_ms);
+            else if (server_phase(pg->srv) == SERVER_GRACE)
+                fprintf(stderr, "wakeful-server: %s again: grace period ended\n",
+                        strsignal((int)si.ssi_signo));
+        }
         pg->stopping = 1;
         server_stop(pg->srv);
     }
@@ -96,6 +110,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sigfd < 0) {
@@ -112,9 +127,11 @@ int main(int argc, char **argv)
     int r = server_start(&srv, &opt, default_max_connections(nofile, opt.workers), &watch,
                          &what);
     if (r < 0) {
-        if (strcmp(what, "listen") == 0) {
+        if (strcmp(what, "listen") == 0 || strcmp(what, "agent") == 0) {
             char where[96];
-            wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
+            wk_sockaddr_format(what[0] == 'l' ? (struct sockaddr *)&srv.addr
+                                              : (struct sockaddr *)&srv.agent_addr,
+                               where, sizeof where);
             fprintf(stderr, "wakeful-server: cannot listen on %s: %s\n", where,
                     wk_strerror(r));
         } else {
@@ -128,6 +145,10 @@ int main(int argc, char **argv)
     char where[96];
     wk_sockaddr_format((struct sockaddr *)&srv.addr, where, sizeof where);
     printf("listening on %s (%u workers)\n", where, opt.workers);
+    if (opt.agent_port >= 0) {
+        wk_sockaddr_format((struct sockaddr *)&srv.agent_addr, where, sizeof where);
+        printf("agent on %s\n", where);
+    }
     fflush(stdout);
 
     r = server_run(&srv);

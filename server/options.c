@@ -34,6 +34,9 @@ enum {
     OPT_MAX_CONNECTIONS,
     OPT_DRAIN_MS,
     OPT_DEFER_ACCEPT_MS,
+    OPT_DRAIN_GRACE_MS,
+    OPT_AGENT_PORT,
+    OPT_REUSEPORT,
     OPT_VERSION,
 };
 
@@ -47,6 +50,9 @@ static const struct option long_options[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"drain-ms", required_argument, NULL, OPT_DRAIN_MS},
     {"defer-accept-ms", required_argument, NULL, OPT_DEFER_ACCEPT_MS},
+    {"drain-grace-ms", required_argument, NULL, OPT_DRAIN_GRACE_MS},
+    {"agent-port", required_argument, NULL, OPT_AGENT_PORT},
+    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -80,14 +86,29 @@ void options_usage(FILE *f)
         "                            of 64 + 5 per worker descriptors for the server's own use).\n"
         "                            At the limit the server stops accepting; new connections\n"
         "                            wait in the listen backlog until one closes.\n"
-        "      --drain-ms MS         on SIGINT/SIGTERM, how long requests in flight may take to\n"
-        "                            finish before they are cut off (default 5000)\n"
+        "      --drain-grace-ms MS   on SIGINT/SIGTERM, first go on accepting for MS while the\n"
+        "                            agent port answers \"drain\", so that a load balancer stops\n"
+        "                            sending before the listener closes (default 0)\n"
+        "      --drain-ms MS         after the grace period, the bound on the rest of the\n"
+        "                            shutdown: accepting what is already queued, then the\n"
+        "                            requests in flight; what is left is cut off (default 5000)\n"
+        "      --agent-port P        answer HAProxy's agent-check on port P of the -b address\n"
+        "                            (0 picks a free one): one line per connection, \"up ready\",\n"
+        "                            \"drain\" from SIGTERM until the listener closes, then\n"
+        "                            \"down\" (default: off)\n"
+        "      --reuseport           SO_REUSEPORT on the listener: several servers share the\n"
+        "                            port and the kernel spreads connections among them; with\n"
+        "                            sysctl net.ipv4.tcp_migrate_req=1 the connections queued\n"
+        "                            at a stopping one move to a sibling\n"
         "      --defer-accept-ms MS  let the kernel hold a new connection until its first\n"
         "                            bytes arrive, for at most about MS (TCP_DEFER_ACCEPT,\n"
         "                            whole seconds, rounded up): the server then accepts,\n"
         "                            reads and answers in one wake-up.  A peer that sends\n"
         "                            nothing is accepted when it runs out and then gets\n"
-        "                            --read-timeout-ms.  0 turns it off (default 1000)\n"
+        "                            --read-timeout-ms.  0 turns it off (default 1000)\n",
+        SERVER_MAX_WORKERS, WK_DEFAULT_PORT);
+    /* In pieces: C11 compilers need only take string literals of 4095 bytes. */
+    fputs(
         "  -v, --verbose             one line per connection event (accepted, message, error)\n"
         "                            on stdout, as in the book\n"
         "  -q, --quiet               no warnings and no shutdown summary\n"
@@ -95,19 +116,28 @@ void options_usage(FILE *f)
         "      --version             the version\n"
         "\n"
         "At start the server raises its RLIMIT_NOFILE soft limit to the hard limit and prints\n"
-        "one line, \"listening on HOST:PORT (N workers)\", with the real port.  The listen\n"
-        "backlog is the system maximum (net.core.somaxconn).\n"
+        "\"listening on HOST:PORT (N workers)\", with the real port, then with --agent-port\n"
+        "\"agent on HOST:PORT\".  The listen backlog is the system maximum\n"
+        "(net.core.somaxconn).\n"
         "\n"
         "Out of descriptors (accept fails with EMFILE or ENFILE): the server stops accepting\n"
         "for 10 ms, doubling up to 100 ms while it persists, then tries again; the waiting\n"
         "connections stay in the listen backlog, nothing spins and nothing is dropped.\n"
         "\n"
+        "A reply is followed by a lingering close when the client sent more than its frame:\n"
+        "the server shuts down its sending side and reads and discards for at most 2 s until\n"
+        "the client closes, so that unread input never turns the close into a reset.\n"
+        "\n"
         "signals:\n"
-        "  SIGUSR1          print per-worker counters and executor statistics to stderr\n"
-        "  SIGINT, SIGTERM  stop accepting, let requests in flight finish (at most --drain-ms),\n"
-        "                   print a per-worker summary to stderr, exit 0\n"
+        "  SIGUSR1, SIGHUP  print per-worker counters and executor statistics to stderr\n"
+        "  SIGINT, SIGTERM  after --drain-grace-ms, accept what is queued (with TCP_DEFER_ACCEPT\n"
+        "                   a connection whose bytes have not arrived is not queued yet: it\n"
+        "                   is reset, or moved to a --reuseport sibling), close the listener,\n"
+        "                   let requests in flight finish (all within --drain-ms), print a\n"
+        "                   per-worker summary to stderr, exit 0.  A second one during the\n"
+        "                   grace period ends it at once; later it changes nothing\n"
         "  SIGPIPE          ignored\n",
-        SERVER_MAX_WORKERS, WK_DEFAULT_PORT);
+        f);
 }
 
 /* A wrong flag or value: one line saying why ("wakeful-server: WHAT 'ARG'..."), then the
@@ -146,6 +176,9 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
     opt->max_connections = 0;
     opt->drain_ms = 5000;
     opt->defer_accept_ms = 1000;
+    opt->drain_grace_ms = 0;
+    opt->agent_port = -1;
+    opt->reuseport = 0;
     opt->verbosity = VERBOSITY_NORMAL;
 
     opterr = 0; /* our own one-line messages, not getopt's */
@@ -200,6 +233,18 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
             if (number("--defer-accept-ms", optarg, 0, DEFER_ACCEPT_MS_MAX,
                        &opt->defer_accept_ms) < 0)
                 return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_DRAIN_GRACE_MS:
+            if (number("--drain-grace-ms", optarg, 0, MS_MAX, &opt->drain_grace_ms) < 0)
+                return OPTIONS_EXIT_USAGE;
+            break;
+        case OPT_AGENT_PORT:
+            if (number("--agent-port", optarg, 0, 65535, &v) < 0)
+                return OPTIONS_EXIT_USAGE;
+            opt->agent_port = (int)v;
+            break;
+        case OPT_REUSEPORT:
+            opt->reuseport = 1;
             break;
         case 'v':
             opt->verbosity = VERBOSITY_VERBOSE;

@@ -28,6 +28,9 @@ struct server_options {
     uint64_t max_connections;  /* 0: not given, derive it from RLIMIT_NOFILE */
     uint64_t drain_ms;         /* how long shutdown waits for requests in flight */
     uint64_t defer_accept_ms;  /* TCP_DEFER_ACCEPT on the listener; 0: off */
+    uint64_t drain_grace_ms;   /* on SIGTERM, keep accepting this long first; 0: none */
+    int agent_port;            /* HAProxy agent-check port on the -b address; -1: off */
+    int reuseport;             /* SO_REUSEPORT on the listener */
     int verbosity;             /* an enum server_verbosity */
 };
 

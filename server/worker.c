@@ -13,6 +13,7 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -123,7 +124,7 @@ static void *worker_main(void *arg)
         if (!w->stopping && more) {
             if (dispatch_read(d, w->index, take_conn, w, &more)) {
                 w->stopping = 1;
-                drain_deadline = wk_now_ns() + w->pool->opt->drain_ms * WK_NSEC_PER_MSEC;
+                drain_deadline = AO_load_acquire(&w->pool->drain_deadline);
                 /* So that the turn below wakes at the deadline even when every task
                  * waits for something later (a long read timeout, say). */
                 arm_drain_timer(w, w->open == 0 ? 1 : drain_deadline);
@@ -147,15 +148,18 @@ static void *worker_main(void *arg)
             more = 1;
     }
 
-    /* Wait until main is done unparking us (see exit_lock), then cancel what is left:
-     * dropping a connection's future closes its socket. */
+    /* Once the acceptor's thread is done unparking us or reading our statistics (see
+     * exit_lock), cancel what is left: dropping a connection's future closes its socket. */
     pthread_mutex_lock(&w->exit_lock);
-    pthread_mutex_unlock(&w->exit_lock);
     size_t left = wk_executor_task_count(w->host.ex);
     wk_executor_get_stats(w->host.ex, &w->final_stats);
     w->final_stats.cancelled += left;
     wk_executor_free(w->host.ex);
     w->host.ex = NULL;
+    pthread_mutex_unlock(&w->exit_lock);
+    uint64_t one = 1;
+    ssize_t r2 = write(w->pool->done_fd, &one, sizeof one);
+    (void)r2; /* EAGAIN only when the counter is about to overflow */
     return NULL;
 }
 
@@ -167,16 +171,27 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
     p->dispatch = d;
     p->limit = limit;
     p->n = 0;
+    p->exited = 0;
+    AO_store(&p->drain_deadline, 0);
+    p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->done_fd < 0)
+        return -errno;
     /* aligned_alloc wants a multiple of the alignment: sizeof(struct worker) is one (its
      * counters are alignas(64)). */
     p->w = aligned_alloc(alignof(struct worker), n * sizeof(struct worker));
-    if (p->w == NULL)
+    if (p->w == NULL) {
+        close(p->done_fd);
+        p->done_fd = -1;
         return -ENOMEM;
+    }
     memset(p->w, 0, n * sizeof(struct worker));
     if (sem_init(&startup_sem, 0, 0) != 0) {
+        int err = -errno;
         free(p->w);
         p->w = NULL;
-        return -errno;
+        close(p->done_fd);
+        p->done_fd = -1;
+        return err;
     }
 
 #ifdef __GLIBC__
@@ -246,8 +261,9 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
     return err;
 }
 
-void workers_stop(struct worker_pool *p)
+void workers_begin_stop(struct worker_pool *p, uint64_t deadline)
 {
+    AO_store_release(&p->drain_deadline, deadline);
     for (unsigned i = 0; i < p->n; i++) {
         struct worker *w = &p->w[i];
         if (!w->started)
@@ -261,6 +277,21 @@ void workers_stop(struct worker_pool *p)
         }
         pthread_mutex_unlock(&w->exit_lock);
     }
+}
+
+int workers_exited(struct worker_pool *p)
+{
+    uint64_t count;
+    if (read(p->done_fd, &count, sizeof count) == (ssize_t)sizeof count)
+        p->exited += (unsigned)count;
+    unsigned started = 0;
+    for (unsigned i = 0; i < p->n; i++)
+        started += p->w[i].started != 0;
+    return p->exited >= started;
+}
+
+void workers_join(struct worker_pool *p)
+{
     for (unsigned i = 0; i < p->n; i++) {
         struct worker *w = &p->w[i];
         if (w->started) {
@@ -268,6 +299,12 @@ void workers_stop(struct worker_pool *p)
             w->started = 0;
         }
     }
+}
+
+void workers_stop(struct worker_pool *p)
+{
+    workers_begin_stop(p, wk_now_ns() + p->opt->drain_ms * WK_NSEC_PER_MSEC);
+    workers_join(p);
 }
 
 void workers_free(struct worker_pool *p)
@@ -284,6 +321,9 @@ void workers_free(struct worker_pool *p)
     p->w = NULL;
     p->n = 0;
     sem_destroy(&startup_sem);
+    if (p->done_fd >= 0)
+        close(p->done_fd);
+    p->done_fd = -1;
 }
 
 static uint64_t load(const AO_t *c)
@@ -291,14 +331,14 @@ static uint64_t load(const AO_t *c)
     return AO_load(c);
 }
 
-void workers_report(const struct worker_pool *p, FILE *out, int with_executor)
+void workers_report(struct worker_pool *p, FILE *out, int with_executor)
 {
     uint64_t tot[5] = {0, 0, 0, 0, 0};
     uint64_t cancelled = 0;
 
     flockfile(out);
     for (unsigned i = 0; i < p->n; i++) {
-        const struct worker *w = &p->w[i];
+        struct worker *w = &p->w[i];
         const struct conn_counters *k = &w->counters;
         uint64_t v[5] = {load(&k->connections), load(&k->replies), load(&k->bad_frames),
                          load(&k->timeouts), load(&k->resets)};
@@ -309,9 +349,18 @@ void workers_report(const struct worker_pool *p, FILE *out, int with_executor)
                 "resets %llu",
                 w->host.id, (unsigned long long)v[0], (unsigned long long)v[1],
                 (unsigned long long)v[2], (unsigned long long)v[3], (unsigned long long)v[4]);
-        if (with_executor && w->host.ex != NULL) {
-            wk_executor_stats st;
-            wk_executor_get_stats(w->host.ex, &st);
+        wk_executor_stats st;
+        int live = 0;
+        if (with_executor) {
+            /* A worker may be exiting (a report during the drain): see exit_lock. */
+            pthread_mutex_lock(&w->exit_lock);
+            if (w->host.ex != NULL) {
+                wk_executor_get_stats(w->host.ex, &st);
+                live = 1;
+            }
+            pthread_mutex_unlock(&w->exit_lock);
+        }
+        if (live) {
             fprintf(out,
                     "; executor: spawned %llu, completed %llu, cancelled %llu, polls %llu, "
                     "wakes %llu local + %llu remote, parks %llu, epoll waits %llu, "

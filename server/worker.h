@@ -39,9 +39,10 @@ struct worker {
     uint64_t open;             /* connections spawned and not yet closed */
     int trim_due;              /* a connection closed since worker_on_park last trimmed */
     int stopping;              /* the shutdown marker has been read */
-    /* Held by main while it writes the shutdown marker and unparks the worker, and taken
-     * by the worker before it frees its executor: the worker can read the marker before
-     * wk_executor_unpark returns, and must not free the executor under it. */
+    /* Held by the acceptor's thread while it writes the shutdown marker and unparks the
+     * worker, or reads the executor's statistics; held by the worker while it frees its
+     * executor: the worker can read the marker before wk_executor_unpark returns, and
+     * must not free the executor under it. */
     pthread_mutex_t exit_lock;
     wk_executor_stats final_stats; /* the executor's counters, saved before it is freed */
     alignas(64) struct conn_counters counters;
@@ -55,6 +56,12 @@ struct worker_pool {
     struct conn_limit *limit;         /* every close gives a slot back */
     unsigned n;
     struct worker *w;                 /* n of them */
+    AO_t drain_deadline;              /* CLOCK_MONOTONIC ns: set before the shutdown
+                                         markers are written, read by each worker when it
+                                         reads its marker */
+    int done_fd;                      /* eventfd: each worker adds 1 when it has exited
+                                         its loop and freed its executor (owned) */
+    unsigned exited;                  /* workers seen exited (workers_exited) */
 };
 
 /* Allocates the workers and starts their threads; returns once every worker has its
@@ -64,8 +71,18 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
                   struct dispatch *d, struct conn_limit *limit);
 
 /* Tells every worker to stop taking connections and finish (the shutdown marker on its
- * lane, after everything already dispatched), then joins them; each one waits at most
- * --drain-ms for its requests in flight.  Call after the acceptor stopped dispatching. */
+ * lane, after everything already dispatched): each one serves what it holds until
+ * `deadline` (CLOCK_MONOTONIC ns), cancels what is left, frees its executor and adds 1 to
+ * p->done_fd.  Call after the acceptor stopped dispatching.  Does not wait. */
+void workers_begin_stop(struct worker_pool *p, uint64_t deadline);
+
+/* p->done_fd was readable: reads it; returns 1 once every worker has exited its loop. */
+int workers_exited(struct worker_pool *p);
+
+/* Joins the worker threads (after workers_exited said so, it does not wait long). */
+void workers_join(struct worker_pool *p);
+
+/* workers_begin_stop with the deadline --drain-ms from now, then workers_join. */
 void workers_stop(struct worker_pool *p);
 
 /* Frees the workers.  After workers_stop (or a failed start). */
@@ -74,6 +91,6 @@ void workers_free(struct worker_pool *p);
 /* One line per worker: "worker N: connections C, replies R, bad frames B, timeouts T,
  * resets X", then the executor's statistics when with_executor is set (live executors
  * for SIGUSR1, the saved ones after shutdown), then a total line. */
-void workers_report(const struct worker_pool *p, FILE *out, int with_executor);
+void workers_report(struct worker_pool *p, FILE *out, int with_executor);
 
 #endif

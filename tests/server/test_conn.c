@@ -2,8 +2,11 @@
  * socketpair, without threads, pipes or workers: the test is the host.
  *
  * Each case spawns one connection on a fresh executor and runs the executor until the
- * connection's task is done, then checks what the peer end received and what was counted. */
+ * connection's task is done, then checks what the peer end received and what was counted:
+ * a good frame, a bad one, one too large, a silent peer, a connection dropped unfinished,
+ * and the lingering close (input past the frame). */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -20,6 +23,22 @@
 #include "../check_run.h"
 
 #define REPLY "Hello, client!"
+
+/* recv(2), counted: this definition comes before libc's for the whole test binary (conn.c
+ * is linked in statically), so the tests can see how many system calls a connection makes
+ * on its socket.  recv_fd: the descriptor counted, -1 for none. */
+static int recv_fd = -1;
+static int recv_calls;
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    static ssize_t (*real)(int, void *, size_t, int);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "recv");
+    if (fd == recv_fd)
+        recv_calls++;
+    return real(fd, buf, len, flags);
+}
 
 static uint8_t scratch[64 * 1024];
 static struct conn_counters counters;
@@ -121,9 +140,15 @@ START_TEST(good_frame_gets_the_reply_then_eof)
     size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
     ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
 
+    recv_fd = sv[0];
+    recv_calls = 0;
     ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
     ck_assert_uint_eq(load(&counters.connections), 1);
     run(ex);
+    /* The frame's read, and the one look for unread input before the close (the
+     * lingering close's whole cost for a peer that sent nothing more). */
+    ck_assert_int_eq(recv_calls, 2);
+    recv_fd = -1;
 
     char got[64];
     size_t len = read_all(sv[1], got, sizeof got);
@@ -234,6 +259,69 @@ START_TEST(dropped_unfinished_reports_the_close)
 }
 END_TEST
 
+/* Bytes sent past the frame: the reply, then a lingering close that reads them away; the
+ * peer's EOF ends the linger at once. */
+START_TEST(extra_input_lingers_until_the_peer_closes)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64 + 4096];
+    size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
+    memset(buf + n, 'x', 4096); /* read with the frame: the decoder sees them */
+    ck_assert_int_eq(write(sv[1], buf, n + 4096), (ssize_t)(n + 4096));
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    uint64_t ms = run(ex);
+
+    ck_assert_uint_lt(ms, 1000); /* ended by the peer's EOF, not by the 2 s bound */
+    char got[64];
+    size_t len = read_all(sv[1], got, sizeof got);
+    ck_assert_uint_eq(len, strlen(REPLY));
+    ck_assert(memcmp(got, REPLY, len) == 0);
+    ck_assert_uint_eq(load(&counters.replies), 1);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
+/* A peer that sent more and never closes: the reply and the server's FIN arrive at once
+ * (shutdown(SHUT_WR)); the socket itself is closed when the linger's 2 s are up. */
+START_TEST(linger_is_bounded)
+{
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    host_setup(&h, &opt, &ex);
+    opt.sleep_ms = 50;
+    int sv[2];
+    pair(sv);
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
+    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+
+    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    ck_assert_int_eq(wk_executor_run_one(ex), 1); /* reads the frame, goes to sleep */
+    ck_assert_int_eq(write(sv[1], "more", 4), 4);  /* during the sleep: found after the reply */
+    uint64_t ms = run(ex);
+
+    ck_assert_uint_ge(ms, 2000);
+    ck_assert_uint_lt(ms, 4000);
+    char got[64];
+    size_t len = read_all(sv[1], got, sizeof got);
+    ck_assert_uint_eq(len, strlen(REPLY));
+    ck_assert_uint_eq(load(&counters.replies), 1);
+    ck_assert_int_eq(closed_calls, 1);
+    close(sv[1]);
+    wk_executor_free(ex);
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -244,6 +332,8 @@ static Suite *conn_suite(void)
     tcase_add_test(tc, too_large_frame_closes_without_a_reply);
     tcase_add_test(tc, silent_peer_times_out);
     tcase_add_test(tc, dropped_unfinished_reports_the_close);
+    tcase_add_test(tc, extra_input_lingers_until_the_peer_closes);
+    tcase_add_test(tc, linger_is_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

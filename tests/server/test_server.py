@@ -11,12 +11,14 @@ import os
 import re
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -25,6 +27,7 @@ import frames  # noqa: E402  (tests/lib: the frame encoder the Python tests shar
 REPLY = frames.REPLY
 TICK = os.sysconf("SC_CLK_TCK")
 LISTEN_RE = re.compile(r"^listening on (\S+):(\d+) \((\d+) workers\)$")
+AGENT_RE = re.compile(r"^agent on (\S+):(\d+)$", re.M)
 WORKER_RE = re.compile(
     r"^worker (\d+): connections (\d+), replies (\d+), bad frames (\d+), "
     r"timeouts (\d+), resets (\d+)")
@@ -75,6 +78,7 @@ class Server:
         self.pid = self.proc.pid
         self.port = None
         self.workers = None
+        self.agent_port = None
         self.returncode = None
         self._wait_listening()
 
@@ -97,6 +101,8 @@ class Server:
                 self.port = int(m.group(2))
                 self.workers = int(m.group(3))
                 self.listen_host = m.group(1)
+                if "--agent-port" in self.args:
+                    self._wait_agent_line(deadline)
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited ({self.proc.returncode}) before "
@@ -104,15 +110,28 @@ class Server:
             time.sleep(0.01)
         raise AssertionError("no 'listening on' line within 10 s")
 
+    def _wait_agent_line(self, deadline):
+        """The "agent on HOST:PORT" line, wherever it is among the startup lines."""
+        while time.monotonic() < deadline:
+            m = AGENT_RE.search(self.stdout())
+            if m:
+                self.agent_port = int(m.group(2))
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"no 'agent on' line: {self.stdout()!r}")
+
     def addr(self):
         return (self.host, self.port)
+
+    def agent_addr(self):
+        return (self.host, self.agent_port)
 
     def send_signal(self, sig):
         os.kill(self.pid, sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         """Sends sig, waits for the exit; returns (returncode, stderr)."""
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and sig:
             self.proc.send_signal(sig)
         try:
             self.returncode = self.proc.wait(timeout=timeout)
@@ -750,14 +769,15 @@ def case_max_connections(binary):
 
 def case_emfile(binary):
     """Out of descriptors (RLIMIT_NOFILE 40, --max-connections above it): accept fails with
-    EMFILE; the server neither spins nor stops, and serves again once descriptors free."""
+    EMFILE; the server neither spins nor stops, its agent port still answers, and it serves
+    again once descriptors free."""
     raise_nofile()
 
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
 
     srv = Server(binary, "--workers", "1", "--max-connections", "1000", "--sleep-ms", "0",
-                 "--read-timeout-ms", "20000", preexec_fn=low_limit)
+                 "--read-timeout-ms", "20000", "--agent-port", "0", preexec_fn=low_limit)
     held = []
     try:
         base = srv.fd_count()
@@ -770,6 +790,13 @@ def case_emfile(binary):
         log(f"out of descriptors for 1.5 s: {used} ticks")
         check(used <= 3, f"{used} ticks in 1.5 s while out of descriptors (spinning?)")
         check("pausing accepts" in srv.stderr(), f"no EMFILE note: {srv.stderr()!r}")
+        # The agent answers even now (its reserve descriptor), and does not spin.
+        check(agent_says(srv) == {"up", "ready"}, "agent while out of descriptors")
+        check(agent_says(srv) == {"up", "ready"}, "agent again while out of descriptors")
+        t0 = srv.cpu_ticks()
+        time.sleep(0.5)
+        used = srv.cpu_ticks() - t0
+        check(used <= 2, f"{used} ticks in 0.5 s after the agent was asked (spinning?)")
         for h in held:
             h.close()
         held = []
@@ -836,7 +863,9 @@ def case_bad_flag(binary):
                  ["-w", "two"], ["-p", "65536"], ["--bind", "localhost"],
                  ["--sleep-ms", "-1"], ["--read-timeout-ms", "0"], ["--workers"],
                  ["--max-connections", "0"], ["--max-frame", "1e3"], ["stray"],
-                 ["--defer-accept-ms", "-5"], ["--defer-accept-ms", "3600001"]):
+                 ["--defer-accept-ms", "-5"], ["--defer-accept-ms", "3600001"],
+                 ["--drain-grace-ms", "-1"], ["--drain-grace-ms", "86400001"],
+                 ["--agent-port", "65536"], ["--agent-port"], ["--reuseport=1"]):
         r = subprocess.run([binary, *args], capture_output=True, timeout=10)
         err = r.stderr.decode(errors="replace")
         check(r.returncode == 2, f"{args}: exit {r.returncode}, expected 2")
@@ -848,11 +877,326 @@ def case_bad_flag(binary):
     check(r.returncode == 0, f"--help: exit {r.returncode}")
     for flag in ("-w, --workers", "-b, --bind", "-p, --port", "--sleep-ms", "--max-frame",
                  "--read-timeout-ms", "--max-connections", "--drain-ms", "-v, --verbose",
-                 "-q, --quiet", "-h, --help", "--version", "EMFILE"):
+                 "-q, --quiet", "-h, --help", "--version", "EMFILE", "--drain-grace-ms",
+                 "--agent-port", "--reuseport", "tcp_migrate_req", "SIGHUP", "lingering"):
         check(flag in out, f"--help does not document {flag}")
     r = subprocess.run([binary, "--version"], capture_output=True, timeout=10)
     check(r.returncode == 0 and r.stdout == b"wakeful-server 0.1.0\n",
           f"--version: {r.returncode} {r.stdout!r}")
+
+
+# -- shutdown without loss, the lingering close, the agent port, SIGHUP, SO_REUSEPORT
+
+def accept_queue(port):
+    """Connections waiting in the accept queue of the listener on 127.0.0.1:port (for a
+    listening socket, /proc/net/tcp's rx_queue is the accept queue's length), or None."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[1].endswith(f":{port:04X}") and parts[3] == "0A":
+                return int(parts[4].split(":")[1], 16)
+    return None
+
+
+def case_sigterm_queued(binary):
+    """SIGTERM while 150 connections that sent their frame still wait in the accept queue
+    behind --max-connections 50: the server accepts them as slots free up before it closes
+    the listener, so all 200 get their reply, and it exits 0."""
+    raise_nofile()
+    srv = Server(binary, "--max-connections", "50", "--sleep-ms", "300")
+    socks, sent = [], []
+    try:
+        send_frames(srv.addr(), 200, socks, sent)
+        srv.wait_connections(50)
+        deadline = time.monotonic() + 5
+        while accept_queue(srv.port) != 150 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        queued = accept_queue(srv.port)
+        (_, total), _ = srv.counters()
+        check(queued == 150 and total["connections"] == 50,
+              f"before SIGTERM: {total['connections']} taken, {queued} queued (want 50, 150)")
+        t = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        results = collect(socks, sent, 15.0)
+        check_all_replied(results, "connections accepted or queued at SIGTERM")
+        workers, total = stop_and_summary(srv)
+        dt = time.monotonic() - t
+        log(f"200 replies, exit {dt:.2f} s after SIGTERM")
+        check(total["replies"] == 200, f"total {total}")
+    finally:
+        for s in socks:
+            s.close()
+        srv.kill()
+
+
+def case_linger(binary):
+    """A client that sends 100 KB more after its frame (during the sleep, or together with
+    the frame) reads exactly the reply, then EOF: the server's close lingers, reading and
+    discarding, instead of resetting over the unread input."""
+    srv = Server(binary, "--sleep-ms", "300")
+    try:
+        extra = b"x" * (100 * 1024)
+        for how in ("during the sleep", "with the frame"):
+            s = connect(srv.addr())
+            errors = []
+
+            def send_more():
+                try:
+                    if how == "during the sleep":
+                        s.sendall(frame())
+                        time.sleep(0.1)
+                        s.sendall(extra)
+                    else:
+                        s.sendall(frame() + extra)
+                except OSError as e:
+                    errors.append(e)
+
+            sender = threading.Thread(target=send_more)
+            sender.start()
+            data, end = read_to_eof(s, timeout=10.0)
+            sender.join(timeout=10.0)
+            s.close()
+            check(data == REPLY and end == "eof",
+                  f"100 KB more {how}: got {data!r} then {end} (expected the reply, then EOF)")
+            check(not errors, f"100 KB more {how}: sending failed: {errors}")
+        good_request(srv.addr(), "a plain request after the lingering ones")
+        workers, total = stop_and_summary(srv)
+        check(total["replies"] == 3 and total["connections"] == 3, f"total {total}")
+    finally:
+        srv.kill()
+
+
+AGENT_WORDS = {"up", "down", "stopped", "fail", "ready", "drain", "maint"}
+
+
+def agent_says(srv, send=None):
+    """One agent-check as HAProxy's configuration manual ("agent-check") describes it:
+    connect, read one ASCII line of words delimited by spaces, tabs or commas, ended by
+    '\r' and/or '\n'.  Returns the set of words; checks that the server then closes
+    cleanly (EOF, no reset) and sent nothing else.  send: what HAProxy's "agent-send"
+    would write first."""
+    s = connect(srv.agent_addr())
+    try:
+        if send is not None:
+            s.sendall(send)
+        data, how = read_to_eof(s, timeout=5.0)
+    finally:
+        s.close()
+    check(how == "eof", f"agent: {data!r} then {how}")
+    check(data.endswith(b"\n") and data.count(b"\n") == 1 and data.isascii(),
+          f"agent: not one ASCII line: {data!r}")
+    words = set(w for w in re.split(r"[ \t,]+", data.decode().strip("\r\n")) if w)
+    check(words and words <= AGENT_WORDS, f"agent: words {words} from {data!r}")
+    return words
+
+
+def refused(addr):
+    try:
+        connect(addr, timeout=2).close()
+        return False
+    except (ConnectionRefusedError, socket.timeout):
+        return True
+
+
+def case_agent(binary):
+    """--agent-port: "up ready" while serving, to every connection, also one that writes
+    first (agent-send); a hundred at once; a client that connects and never reads does not
+    hold anything up."""
+    srv = Server(binary, "--agent-port", "0", "--sleep-ms", "0")
+    try:
+        check(agent_says(srv) == {"up", "ready"}, "agent before SIGTERM")
+        check(agent_says(srv, send=b"wakeful\n") == {"up", "ready"}, "agent with agent-send")
+        idle = connect(srv.agent_addr())  # never reads
+        socks = [connect(srv.agent_addr()) for _ in range(100)]
+        for s in socks:
+            data, how = read_to_eof(s)
+            check(data == b"up ready\n" and how == "eof", f"agent burst: {data!r} {how}")
+            s.close()
+        good_request(srv.addr(), "request while an agent client sits idle")
+        idle.close()
+        workers, total = stop_and_summary(srv)
+        check(total["replies"] == 1, f"total {total}")
+    finally:
+        srv.kill()
+
+
+def case_drain_grace(binary):
+    """--drain-grace-ms: after SIGTERM the server goes on accepting and serving for the
+    grace period while the agent says "drain"; then the listener closes, the agent says
+    "down" while what was accepted finishes, and it exits 0."""
+    srv = Server(binary, "--agent-port", "0", "--drain-grace-ms", "2000", "--sleep-ms", "3000")
+    socks, sent = [], []
+    try:
+        check(agent_says(srv) == {"up", "ready"}, "agent before SIGTERM")
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        check(agent_says(srv) == {"drain"}, "agent during the grace period")
+        send_frames(srv.addr(), 1, socks, sent)  # accepted during the grace period
+        time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+        send_frames(srv.addr(), 1, socks, sent)  # its reply is due 1 s after the grace
+        check(agent_says(srv) == {"drain"}, "agent late in the grace period")
+        time.sleep(max(0.0, t0 + 2.5 - time.monotonic()))
+        check(refused(srv.addr()), "the listener is still open after the grace period")
+        check(agent_says(srv) == {"down"}, "agent once the listener is closed")
+        results = collect(socks, sent, 10.0)
+        check_all_replied(results, "requests accepted during the grace period")
+        workers, total = stop_and_summary(srv)
+        check(total["replies"] == 2, f"total {total}")
+    finally:
+        for s in socks:
+            s.close()
+        srv.kill()
+
+
+def case_drain_grace_second_signal(binary):
+    """A second SIGTERM during the grace period ends it at once: the listener closes and
+    the server exits 0 long before the 20 s grace period."""
+    srv = Server(binary, "--agent-port", "0", "--drain-grace-ms", "20000", "--sleep-ms", "0")
+    try:
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        check(agent_says(srv) == {"drain"}, "agent during the grace period")
+        good_request(srv.addr(), "request during the grace period")
+        t = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        rc, err = srv.stop(sig=0, timeout=5.0)
+        dt = time.monotonic() - t
+        check(rc == 0, f"exit status {rc}: {err[-2000:]!r}")
+        check(dt < 3.0, f"exit {dt:.2f} s after the second SIGTERM")
+        check("grace period ended" in err, f"stderr: {err!r}")
+        workers, total = parse_report(err[err.rfind("shutdown summary"):])
+        check(total is not None and total["replies"] == 1, f"summary: {err!r}")
+    finally:
+        srv.kill()
+
+
+def case_second_signal_drain(binary):
+    """During the drain (no grace period) a second SIGTERM, and a SIGINT, change nothing:
+    the requests in flight are all answered and the exit status is 0."""
+    srv = Server(binary, "--sleep-ms", "1500")
+    socks, sent = [], []
+    try:
+        send_frames(srv.addr(), 20, socks, sent)
+        srv.wait_connections(20)
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        srv.send_signal(signal.SIGTERM)
+        srv.send_signal(signal.SIGINT)
+        results = collect(socks, sent, 10.0)
+        check_all_replied(results, "requests in flight at the first SIGTERM")
+        workers, total = stop_and_summary(srv)
+        check(total["replies"] == 20, f"total {total}")
+    finally:
+        for s in socks:
+            s.close()
+        srv.kill()
+
+
+def case_sighup(binary):
+    """SIGHUP does not kill: it prints the counters, as SIGUSR1 does, and serving goes on."""
+    srv = Server(binary, "--sleep-ms", "0")
+    try:
+        good_request(srv.addr())
+        before = len(srv.stderr())
+        srv.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while "acceptor:" not in srv.stderr()[before:] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        text = srv.stderr()[before:]
+        check("wakeful-server: counters" in text and "acceptor:" in text,
+              f"no report after SIGHUP: {text!r}")
+        workers, total = parse_report(text)
+        check(total is not None and total["replies"] == 1, f"report: {text!r}")
+        good_request(srv.addr(), "request after SIGHUP")
+        workers, total = stop_and_summary(srv)
+        check(total["replies"] == 2, f"total {total}")
+    finally:
+        srv.kill()
+
+
+def in_new_netns(binary, case):
+    """Runs CASE again in a network namespace of its own (unshare -n), where it may set
+    sysctls; raises Skip where namespaces are not allowed."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        raise Skip("needs unshare(1) and ip(8) to make a network namespace")
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        raise Skip("cannot make a network namespace here (unshare -n: "
+                   f"{probe.stderr.decode(errors='replace').strip()}); needs root or "
+                   "CAP_SYS_ADMIN")
+    env = dict(os.environ, WK_TEST_IN_NETNS="1")
+    r = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__), binary,
+                        case], env=env, timeout=120)
+    if r.returncode == 77:
+        raise Skip("skipped inside the namespace")
+    check(r.returncode == 0, f"{case} in its network namespace: exit {r.returncode}")
+
+
+def case_reuseport(binary):
+    """--reuseport: two servers on one port both serve; one SIGTERMed under a steady load
+    while the other runs on loses nothing (net.ipv4.tcp_migrate_req=1 hands what the
+    stopping one's listener still held to its sibling).  In a network namespace of its
+    own, so that it can set the sysctl."""
+    if os.environ.get("WK_TEST_IN_NETNS") != "1":
+        in_new_netns(binary, "reuseport")
+        return
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+    with open("/proc/sys/net/ipv4/tcp_migrate_req", "w") as f:
+        f.write("1\n")
+    raise_nofile()
+    a = Server(binary, "--reuseport", "-w", "2", "--sleep-ms", "20")
+    b = None
+    try:
+        b = Server(binary, "--reuseport", "-w", "2", "--sleep-ms", "20", "-p", str(a.port))
+        check(b.port == a.port, f"second instance on port {b.port}, not {a.port}")
+        for i in range(100):
+            good_request(a.addr(), f"request {i}")
+        (_, ta), _ = a.counters()
+        (_, tb), _ = b.counters()
+        log(f"100 requests: {ta['replies']} by the first instance, {tb['replies']} by the "
+            f"second")
+        check(ta["replies"] > 0 and tb["replies"] > 0 and
+              ta["replies"] + tb["replies"] == 100, "both instances serve")
+
+        # A steady load from 8 clients; the first instance stops 1 s into it.
+        ok, failed, stop = [0], [], threading.Event()
+        lock = threading.Lock()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    data, how = request(a.addr(), timeout=10.0)
+                    good = data == REPLY and how == "eof"
+                except OSError as e:
+                    good, data, how = False, b"", repr(e)
+                with lock:
+                    if good:
+                        ok[0] += 1
+                    else:
+                        failed.append((data, how))
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        _, total_a = stop_and_summary(a)
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join(timeout=20)
+        _, total_b = stop_and_summary(b)
+        log(f"load: {ok[0]} answered, {len(failed)} lost; replies: first instance "
+            f"{total_a['replies']}, second {total_b['replies']}")
+        check(not failed, f"{len(failed)} requests lost, e.g. {failed[:3]}")
+        check(total_a["replies"] + total_b["replies"] == 100 + ok[0],
+              f"replies {total_a['replies']} + {total_b['replies']} != {100 + ok[0]}")
+        check(total_b["replies"] > tb["replies"], "the second instance served the load")
+    finally:
+        a.kill()
+        if b is not None:
+            b.kill()
 
 
 CASES = {name[len("case_"):].replace("_", "-"): fn

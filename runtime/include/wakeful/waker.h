@@ -45,12 +45,19 @@ static inline wk_waker wk_waker_clone(const wk_waker *w)
     return w->vtable->clone(w->data);
 }
 
-/* Consumes *w (it is zeroed). */
-static inline void wk_waker_wake(wk_waker *w)
+/* Moves the waker out of *w, leaving "no waker" behind (for wake and drop, which consume). */
+static inline wk_waker wk__waker_take(wk_waker *w)
 {
     wk_waker taken = *w;
     w->vtable = NULL;
     w->data = NULL;
+    return taken;
+}
+
+/* Consumes *w (it is zeroed). */
+static inline void wk_waker_wake(wk_waker *w)
+{
+    wk_waker taken = wk__waker_take(w);
     if (taken.vtable)
         taken.vtable->wake(taken.data);
 }
@@ -64,9 +71,7 @@ static inline void wk_waker_wake_by_ref(const wk_waker *w)
 /* Releases *w (it is zeroed). */
 static inline void wk_waker_drop(wk_waker *w)
 {
-    wk_waker taken = *w;
-    w->vtable = NULL;
-    w->data = NULL;
+    wk_waker taken = wk__waker_take(w);
     if (taken.vtable)
         taken.vtable->drop(taken.data);
 }
