@@ -320,11 +320,12 @@ class Admin:
         return rows
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process (all its threads), in clock ticks, from /proc/PID/stat."""
+def cpu_ticks(pid, which=(11, 12)):
+    """utime + stime of a process (all its threads), in clock ticks, from /proc/PID/stat
+    (fields 14 and 15; which=(11,) for utime alone, (12,) for stime)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return sum(int(fields[i]) for i in which)
 
 
 def metrics(addr):
@@ -687,9 +688,11 @@ def scenario_steady(cl, res):
     time.sleep(2)
     idle_per_s = (cpu_ticks(cl.haproxy_pid) - i0) / hz / (time.monotonic() - ti0)
     c0 = cl.counts()
+    sys0 = cpu_ticks(cl.haproxy_pid, (12,))
     cpu0, tc0 = cpu_ticks(cl.haproxy_pid), time.monotonic()
     r = Load(cl, host, port, a.rate, a.duration, "steady").start().join()
     cpu1, tc1 = cpu_ticks(cl.haproxy_pid), time.monotonic()
+    sys1 = cpu_ticks(cl.haproxy_pid, (12,))
     c1 = cl.counts()
     res.data["through_haproxy"] = brief(r)
     res.check("0 failures through HAProxy", r["failed"] == 0,
@@ -709,6 +712,9 @@ def scenario_steady(cl, res):
     res.data["haproxy_cpu_us_per_request_net_of_idle"] = round(
         net_s * 1e6 / max(r["requests"], 1), 2)
     res.data["haproxy_idle_cpu_ms_per_s"] = round(idle_per_s * 1000, 2)
+    # In the kernel (connect, accept, and on this one machine the TCP work of the hosts'
+    # side of the veth pairs that runs in HAProxy's system calls) against in HAProxy.
+    res.data["haproxy_sys_share"] = round((sys1 - sys0) / max(cpu1 - cpu0, 1), 3)
     # The same load straight to one host, for the figures (not judged beyond 0 failures).
     direct = Load(cl, cl.hosts[0].addr, PORT, a.rate, a.direct_s, "direct").start().join()
     res.data["direct_to_h1"] = brief(direct)
