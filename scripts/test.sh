@@ -7,7 +7,7 @@
 #   BUILD_DIR    build folder (default: build)
 #   TEST_ARGS    extra arguments for `meson test` (e.g. "--suite runtime" or "--suite soak");
 #                the soak suite (60 s, tests/soak) and the cluster suite (root and haproxy,
-#                ~3 min, tests/cluster) run only when TEST_ARGS names them
+#                ~2 min, tests/cluster) run only when TEST_ARGS names them
 # On a fresh Debian machine it first installs what is missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
