@@ -1085,6 +1085,8 @@ def main():
         if skipped:
             print(f"cluster {name}: SKIP: {skipped}")
             print(json.dumps({**res.data, "skipped": skipped}))
+            if not args.state:
+                shutil.rmtree(folder, ignore_errors=True)
             if len(names) == 1:
                 return SKIP if args.check else 1
             continue
