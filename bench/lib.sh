@@ -69,6 +69,32 @@ wkb_wait_quiet() {
     done
 }
 
+# wkb_run RUNTIME ROUND BINARY ARGS...: one benchmark process (bench-runtime.sh,
+# ab-runtime.sh) after a quiet-machine wait; appends to $RESULTS (and prints) its first
+# stdout line prefixed with runtime= and run=, followed by cpu_s (its own user + system),
+# other_cpu_s (the machine's busy CPU meanwhile, minus its own) and quiet=; a run that fails
+# or prints nothing gives an ERROR line instead.  Needs RESULTS, RUN_TIMEOUT_S and WKB_TMP
+# (a scratch directory).
+wkb_run() {
+    local rt=$1 round=$2 b0 b1 own other rc=0
+    shift 2
+    wkb_wait_quiet
+    b0=$(wkb_busy)
+    local TIMEFORMAT='%U %S'
+    { time timeout -k 5 "$RUN_TIMEOUT_S" "$@" >"$WKB_TMP/out" 2>"$WKB_TMP/err"; } \
+        2>"$WKB_TMP/time" || rc=$?
+    b1=$(wkb_busy)
+    if [ "$rc" != 0 ] || [ ! -s "$WKB_TMP/out" ]; then
+        echo "runtime=$rt run=$round ERROR rc=$rc $* $(tr '\n' ' ' <"$WKB_TMP/err" | cut -c1-200)" |
+            tee -a "$RESULTS"
+        return 0
+    fi
+    own=$(awk '{printf "%.2f", $1 + $2}' "$WKB_TMP/time")
+    other=$(awk -v d=$((b1 - b0)) -v o="$own" -v hz="$WKB_HZ" 'BEGIN{printf "%.2f", d / hz - o}')
+    echo "runtime=$rt run=$round $(head -n1 "$WKB_TMP/out") cpu_s=$own other_cpu_s=$other quiet=$WKB_QUIET" |
+        tee -a "$RESULTS"
+}
+
 wkb_machine() {
     echo "$(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)," \
         "$(awk '/MemTotal/{printf "%.0f GB RAM", $2/1048576}' /proc/meminfo)," \

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""bench/summarize_runtime.py RAW: the table of scripts/bench-runtime.sh.
+"""bench/summarize_runtime.py RAW [A B]: the table of scripts/bench-runtime.sh.
 
-RAW holds one line per run, `runtime=wakeful|tokio run=N bench=NAME key=value ...`.
-Prints median (min-max) per benchmark and metric for both runtimes, and wakeful/tokio.
+RAW holds one line per run, `runtime=NAME run=N bench=NAME key=value ...`.
+Prints median (min-max) per benchmark and metric for runtimes A and B (default wakeful and
+tokio), and A/B.  bench/ab-runtime.sh names two wakeful builds `before` and `after`; a
+runtime named tokio runs tokio-micro's benchmarks, any other wakeful-micro's.
 """
 import statistics
 import sys
@@ -34,7 +36,7 @@ ROWS = [
 ]
 
 
-def main(path):
+def main(path, a="wakeful", b="tokio"):
     runs = defaultdict(list)  # (runtime, bench) -> [dict]
     errors = 0
     for line in open(path):
@@ -47,8 +49,12 @@ def main(path):
         if "bench" in kv and "runtime" in kv:
             runs[(kv["runtime"], kv["bench"])].append(kv)
 
-    def vals(rt, bench, key, scale):
+    def vals(rt, wb, tb, key, scale):
+        bench = tb if rt == "tokio" else wb
         return [float(r[key]) * scale for r in runs.get((rt, bench), []) if key in r]
+
+    def title(rt):
+        return "tokio 1.24" if rt == "tokio" else rt
 
     def cell(v, dec):
         if not v:
@@ -56,24 +62,42 @@ def main(path):
         m, lo, hi = statistics.median(v), min(v), max(v)
         return f"{m:,.{dec}f} ({lo:,.{dec}f}–{hi:,.{dec}f})" if lo != hi else f"{m:,.{dec}f}"
 
-    n = max((len(v) for v in runs.values()), default=0)
+    def paired(wb, key):
+        """Median over rounds of a/b within the round: two builds that ran back to back
+        shared the machine's load, so on a busy machine this is steadier than the ratio
+        of the two medians."""
+        rb = {r["run"]: float(r[key]) for r in runs.get((b, wb), []) if key in r}
+        q = [float(r[key]) / rb[r["run"]] for r in runs.get((a, wb), [])
+             if key in r and rb.get(r["run"])]
+        return f"{statistics.median(q):.2f}" if q else "–"
+
+    builds = "tokio" not in (a, b)  # two wakeful builds: add the paired ratio
+    n = max((len(v) for (rt, _), v in runs.items() if rt in (a, b)), default=0)
     print(f"median (min–max) of {n} runs each, interleaved\n")
-    print("| benchmark | figure | wakeful | tokio 1.24 | wakeful/tokio |")
-    print("|---|---|---|---|---|")
+    if builds:
+        print(f"| benchmark | figure | {a} | {b} | {a}/{b} | {a}/{b} paired by round |")
+        print("|---|---|---|---|---|---|")
+    else:
+        print(f"| benchmark | figure | {title(a)} | {title(b)} | {a}/{b} |")
+        print("|---|---|---|---|---|")
     for label, wb, tb, key, dec, scale, what in ROWS:
-        w, t = vals("wakeful", wb, key, scale), vals("tokio", tb, key, scale)
+        if "tokio" not in (a, b) and tb == "pingpong-mpsc":
+            continue  # the same wakeful runs as the Notify row
+        w, t = vals(a, wb, tb, key, scale), vals(b, wb, tb, key, scale)
         if not w and not t:
             continue
         r = f"{statistics.median(w) / statistics.median(t):.2f}" if w and t and statistics.median(t) else "–"
-        print(f"| {label} | {what} | {cell(w, dec)} | {cell(t, dec)} | {r} |")
-    oth = [float(r.get("other_cpu_s", 0)) for v in runs.values() for r in v]
-    quiet_no = sum(1 for v in runs.values() for r in v if r.get("quiet") == "no")
+        p = f" {paired(wb, key)} |" if builds else ""
+        print(f"| {label} | {what} | {cell(w, dec)} | {cell(t, dec)} | {r} |{p}")
+    mine = [r for (rt, _), v in runs.items() if rt in (a, b) for r in v]
+    oth = [float(r.get("other_cpu_s", 0)) for r in mine]
+    quiet_no = sum(1 for r in mine if r.get("quiet") == "no")
     if oth:
         print(f"\nother_cpu_s: median {statistics.median(oth):.2f}, max {max(oth):.2f}; "
               f"{quiet_no} runs started without a quiet machine; {errors} errors")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: summarize_runtime.py RAW")
-    main(sys.argv[1])
+    if len(sys.argv) not in (2, 4):
+        sys.exit("usage: summarize_runtime.py RAW [A B]")
+    main(*sys.argv[1:])

@@ -1,4 +1,5 @@
-/* runtime/executor.c: tasks, the run queues, waking, and the loop (poll, epoll, park).
+/* runtime/executor.c: tasks, the run queues, waking, and the loop (poll, wait, park).
+ * Waiting for I/O is the reactor's (reactor.h); this file decides when and how long.
  * The shape of one pass is in executor.h (wk_executor_turn); the two delicate spots, a
  * task woken while it runs and a thread that parks while work arrives, are explained where
  * they are handled (and in docs/design.md#wake-while-running and #park). */
@@ -8,8 +9,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <wakeful/clock.h>
 
@@ -119,14 +118,8 @@ void wk__executor_notify(wk_executor *ex)
 {
     AO_t s = AO_load_full(&ex->sleep_state);
     if (s == WK__WAITING) {
-        if (AO_compare_and_swap_full(&ex->sleep_state, WK__WAITING, WK__AWAKE)) {
-            uint64_t one = 1;
-            ssize_t n;
-            do {
-                n = write(ex->evfd, &one, sizeof one);
-            } while (n < 0 && errno == EINTR);
-            /* EAGAIN means the counter is already non-zero: the thread will wake anyway. */
-        }
+        if (AO_compare_and_swap_full(&ex->sleep_state, WK__WAITING, WK__AWAKE))
+            wk__reactor_notify(ex->reactor);
     } else if (s == WK__PARKED) {
         wk_executor_unpark(ex);
     }
@@ -167,24 +160,8 @@ int wk_executor_new(wk_executor **out)
     wk_executor *ex = calloc(1, sizeof *ex);
     if (!ex)
         return -ENOMEM;
-    ex->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (ex->epfd < 0) {
-        int err = -errno;
-        free(ex);
-        return err;
-    }
-    ex->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ex->evfd < 0) {
-        int err = -errno;
-        close(ex->epfd);
-        free(ex);
-        return err;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ex->evfd_tag};
-    if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, ex->evfd, &ev) < 0) {
-        int err = -errno;
-        close(ex->evfd);
-        close(ex->epfd);
+    int err = wk__reactor_create(&ex->reactor);
+    if (err < 0) {
         free(ex);
         return err;
     }
@@ -246,8 +223,7 @@ void wk_executor_free(wk_executor *ex)
         wk__task_unref(t);
     }
     current_executor = prev;
-    close(ex->evfd);
-    close(ex->epfd);
+    wk__reactor_free(ex->reactor);
     pthread_cond_destroy(&ex->park_cond);
     pthread_mutex_destroy(&ex->park_mutex);
     free(ex);
@@ -352,44 +328,32 @@ static void account(wk_executor *ex, AO_t *bucket)
     ex->now = now;
 }
 
-static void drain_eventfd(wk_executor *ex)
-{
-    uint64_t v;
-    ssize_t n;
-    do {
-        n = read(ex->evfd, &v, sizeof v);
-    } while (n < 0 && errno == EINTR);
-}
-
-/* Waits in epoll for at most timeout_ms (-1: no limit) and dispatches what it reports.
- * Returns WK_TURN_WAKEUP_FD or 0, or -errno. */
+/* Waits in the reactor for at most timeout_ms (-1: no limit) and dispatches what it
+ * reports.  Returns WK_TURN_WAKEUP_FD or 0, or -errno. */
 static int reactor_wait(wk_executor *ex, int timeout_ms)
 {
     if (timeout_ms != 0)
         account(ex, &ex->stats.busy_ns);
     wk__count(&ex->stats.epoll_waits, 1);
-    int n = epoll_wait(ex->epfd, ex->events, WK__EPOLL_EVENTS, timeout_ms);
-    int err = n < 0 ? errno : 0;
+    int n = wk__reactor_wait(ex->reactor, ex->fired, timeout_ms);
     if (timeout_ms != 0)
         account(ex, &ex->stats.idle_ns);
     else
         ex->now = wk_now_ns();
     if (n < 0)
-        return err == EINTR ? 0 : -err;
+        return n;
     int result = 0;
     for (int i = 0; i < n; i++) {
-        void *p = ex->events[i].data.ptr;
-        if (p == &ex->evfd_tag)
-            drain_eventfd(ex);
-        else if (p == &ex->wakeup_tag)
+        void *p = ex->fired[i].tag;
+        if (p == &ex->wakeup_tag)
             result |= WK_TURN_WAKEUP_FD;
         else
-            wk__io_ready(p, ex->events[i].events);
+            wk__io_ready(p, ex->fired[i].events);
     }
     return result;
 }
 
-/* The epoll timeout for the nearest timer, rounded up so that a timer never fires early. */
+/* The wait's timeout for the nearest timer, rounded up so that no timer fires early. */
 static int timeout_for(wk_executor *ex)
 {
     uint64_t next = wk__timers_next(ex);
@@ -420,7 +384,7 @@ static int wait_for_work(wk_executor *ex)
 }
 
 /* Parks the thread until wk_executor_unpark.  The flag goes up first, with a full barrier;
- * then one last look at every source (the remote queue, and epoll with a zero timeout, which
+ * then one last look at every source (the remote queue, and a non-blocking reactor wait, which
  * covers the wake-up descriptors such as a dispatch pipe).  Whoever hands this executor work
  * does the mirror image: hand over first, read the flag second.  So either we see the work
  * or they see the flag, and a connection is never left waiting beside a parked thread. */
@@ -595,9 +559,9 @@ int wk_block_on(wk_executor *ex, wk_future *f)
 
 int wk_executor_add_wakeup_fd(wk_executor *ex, int fd)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ex->wakeup_tag};
-    if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return -errno;
+    int err = wk__reactor_arm(ex->reactor, fd, WK__REACTOR_READ, &ex->wakeup_tag);
+    if (err < 0)
+        return err;
     ex->wakeup_fds++;
     return 0;
 }

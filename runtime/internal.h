@@ -7,10 +7,10 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/epoll.h>
 
 #include <wakeful/executor.h>
 #include "heap.h"
+#include "reactor.h"
 #include <wakeful/io.h>
 #include <wakeful/timer.h>
 
@@ -62,14 +62,11 @@ void wk__task_unref(wk_task *t);
 
 /* What the executor's thread is doing, for whoever wants to wake it (sleep_state). */
 #define WK__AWAKE 0
-#define WK__WAITING 1 /* in epoll_wait: wake it by writing the eventfd */
+#define WK__WAITING 1 /* in the reactor's wait: wake it with wk__reactor_notify */
 #define WK__PARKED 2  /* on the condition variable: the book's parked flag */
 
-#define WK__EPOLL_EVENTS 256
-
 struct wk_executor {
-    int epfd;
-    int evfd;                       /* eventfd: wakes the thread out of epoll_wait */
+    wk__reactor *reactor;           /* the poller and its wake-up channel (reactor.h) */
 
     wk_task *run_head;              /* local run queue: ready tasks, FIFO */
     wk_task *run_tail;
@@ -92,8 +89,7 @@ struct wk_executor {
     void (*park_hook)(void *);      /* wk_executor_on_park */
     void *park_hook_arg;
 
-    /* Tags for epoll data pointers that are not a wk_io. */
-    char evfd_tag;
+    /* The reactor tag of the wake-up descriptors; every other tag is a wk_io. */
     char wakeup_tag;
 
     struct {
@@ -101,7 +97,7 @@ struct wk_executor {
             epoll_waits, busy_ns, idle_ns;
     } stats;
 
-    struct epoll_event events[WK__EPOLL_EVENTS];
+    wk__reactor_event fired[WK__REACTOR_EVENTS]; /* what the last reactor wait reported */
 };
 
 /* Queues a woken task (from any thread). */
@@ -117,7 +113,8 @@ wk_executor *wk__current_executor(void);
 void wk__timers_fire(wk_executor *ex);
 uint64_t wk__timers_next(const wk_executor *ex);
 
-/* Called by the executor for a wk_io that epoll reported. */
+/* Called by the executor for a wk_io that the reactor reported; events holds
+ * WK__REACTOR_READ and/or WK__REACTOR_WRITE. */
 void wk__io_ready(wk_io *io, uint32_t events);
 
 /* A single-writer counter, readable from other threads without a data race. */

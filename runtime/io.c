@@ -18,14 +18,12 @@ int wk_io_wait(wk_io *io, wk_context *cx, uint32_t direction)
     if (!cx->executor || io->fd < 0)
         return -EINVAL;
     if (!io->registered) {
-        /* Edge-triggered, both directions, once: later waits cost no syscall.  Adding reports
+        /* Edge-triggered, both directions, once: later waits cost no syscall.  Arming reports
          * readiness that already exists, so nothing between our EAGAIN and here is lost. */
-        struct epoll_event ev = {
-            .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-            .data.ptr = io,
-        };
-        if (epoll_ctl(cx->executor->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0)
-            return -errno;
+        int err = wk__reactor_arm(cx->executor->reactor, io->fd,
+                                  WK__REACTOR_READ | WK__REACTOR_WRITE | WK__REACTOR_EDGE, io);
+        if (err < 0)
+            return err;
         io->registered = 1;
         io->ex = cx->executor;
     }
@@ -37,9 +35,9 @@ void wk__io_ready(wk_io *io, uint32_t events)
 {
     /* The waker is consumed: an event for a direction nobody waits on wakes nobody, and the
      * slot being empty tells a future that readiness came (see connect in tcp.c). */
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (events & WK__REACTOR_READ)
         wk_waker_wake(&io->reader);
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+    if (events & WK__REACTOR_WRITE)
         wk_waker_wake(&io->writer);
 }
 
@@ -51,7 +49,7 @@ int wk_io_close(wk_io *io)
     wk_waker_drop(&io->writer);
     int r = 0;
     if (io->fd >= 0) {
-        /* Closing the only descriptor of the socket takes it out of the epoll set.  No retry
+        /* Closing the only descriptor of the socket takes it out of the reactor.  No retry
          * on EINTR: Linux has released the descriptor already. */
         if (close(io->fd) < 0 && errno != EINTR)
             r = -errno;
@@ -70,7 +68,7 @@ int wk_io_release(wk_io *io)
     wk_waker_drop(&io->writer);
     int fd = io->fd;
     if (io->registered && fd >= 0)
-        epoll_ctl(io->ex->epfd, EPOLL_CTL_DEL, fd, NULL);
+        wk__reactor_disarm(io->ex->reactor, fd);
     io->fd = -1;
     io->registered = 0;
     io->ex = NULL;

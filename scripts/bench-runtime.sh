@@ -39,39 +39,19 @@ fi
 mkdir -p "$(dirname "$RESULTS")"
 echo "# machine: $(wkb_machine); wakeful $(git rev-parse --short HEAD), LTO=$LTO; $(date -Is)" >"$RESULTS"
 
-tmp=$(mktemp -d /tmp/bench-runtime.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+WKB_TMP=$(mktemp -d /tmp/bench-runtime.XXXXXX)
+trap 'rm -rf "$WKB_TMP"' EXIT
 trap 'exit 130' INT TERM
-
-# run RUNTIME ROUND BINARY ARGS...: one process, its line + cpu_s/other_cpu_s/quiet.
-run() {
-    local rt=$1 round=$2 b0 b1 own other rc=0
-    shift 2
-    wkb_wait_quiet
-    b0=$(wkb_busy)
-    local TIMEFORMAT='%U %S'
-    { time timeout -k 5 "$RUN_TIMEOUT_S" "$@" >"$tmp/out" 2>"$tmp/err"; } 2>"$tmp/time" || rc=$?
-    b1=$(wkb_busy)
-    if [ "$rc" != 0 ] || [ ! -s "$tmp/out" ]; then
-        echo "runtime=$rt run=$round ERROR rc=$rc $* $(tr '\n' ' ' <"$tmp/err" | cut -c1-200)" |
-            tee -a "$RESULTS"
-        return 0
-    fi
-    own=$(awk '{printf "%.2f", $1 + $2}' "$tmp/time")
-    other=$(awk -v d=$((b1 - b0)) -v o="$own" -v hz="$WKB_HZ" 'BEGIN{printf "%.2f", d / hz - o}')
-    echo "runtime=$rt run=$round $(head -n1 "$tmp/out") cpu_s=$own other_cpu_s=$other quiet=$WKB_QUIET" |
-        tee -a "$RESULTS"
-}
 
 wkb_log "machine: $(wkb_machine); load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
     for b in $BENCHES; do
-        run wakeful "$round" "$WK" "$b"
+        wkb_run wakeful "$round" "$WK" "$b"
         [ -n "$TK" ] || continue
         case $b in
-            pingpong) run tokio "$round" "$TK" pingpong-notify
-                      run tokio "$round" "$TK" pingpong-mpsc ;;
-            *)        run tokio "$round" "$TK" "$b" ;;
+            pingpong) wkb_run tokio "$round" "$TK" pingpong-notify
+                      wkb_run tokio "$round" "$TK" pingpong-mpsc ;;
+            *)        wkb_run tokio "$round" "$TK" "$b" ;;
         esac
     done
 done
