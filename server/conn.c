@@ -129,20 +129,18 @@ static void conn_release_phase(struct conn *c)
         c->phase = PH_IDLE;
 }
 
-/* Ends the connection: releases the phase, closes the socket, counts it. */
+/* Ends the connection: counts it, releases the phase, closes the socket.  Counted before the
+ * close, so a peer that has seen its EOF and then asks for the counters (SIGUSR1) finds its
+ * request in them. */
 static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, const char *why)
 {
     if (c->phase == PH_NONE || c->phase == PH_DONE)
         return;
-    conn_release_phase(c);
-    wk_io_close(&c->io);
-    c->phase = PH_DONE;
-    h->closed(h);
-
+    bool replied = how == END_REPLY || how == END_LINGERED;
     switch (how) {
     case END_REPLY:
         conn_count(&h->counters->replies);
-        return;
+        break;
     case END_BAD_FRAME:
         conn_count(&h->counters->bad_frames);
         break;
@@ -152,10 +150,14 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
     case END_RESET:
         conn_count(&h->counters->resets);
         break;
-    case END_LINGERED:
-        return;
+    case END_LINGERED: /* counted as a reply before the linger began */
+        break;
     }
-    if (verbose(h))
+    conn_release_phase(c);
+    wk_io_close(&c->io);
+    c->phase = PH_DONE;
+    h->closed(h);
+    if (!replied && verbose(h))
         printf("worker %u: %s: %s, closed without a reply\n", h->id, c->peer, why);
 }
 
