@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
-wk_install_deps meson ninja-build pkg-config gcc g++ libatomic-ops-dev check python3 mandoc python3-matplotlib
+wk_install_deps meson ninja-build pkg-config gcc g++ libatomic-ops-dev check python3 mandoc python3-matplotlib python3-prometheus-client systemd
 
 build=${BUILD_DIR:-build}
 if [ -f "$build/build.ninja" ]; then

@@ -21,6 +21,9 @@
 
 #include <wakeful/clock.h>
 
+#include "log.h"
+#include "notify.h"
+
 /* Accepts per readiness: bounds the time between two looks at the other descriptors (the
  * signalfd among them).  Also one dispatch batch. */
 #define ACCEPT_BATCH DISPATCH_BATCH_MAX
@@ -134,9 +137,9 @@ static int queue_empty(const struct acceptor *a)
 static void pause_for_fds(struct acceptor *a, int err)
 {
     if (a->backoff_ms == PAUSE_MIN_MS && a->opt->verbosity >= VERBOSITY_NORMAL)
-        fprintf(stderr, "wakeful-server: accept: %s; pausing accepts (%u..%u ms) until "
-                        "descriptors are free\n",
-                strerror(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
+        log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                 "accept: %s; pausing accepts (%u..%u ms) until descriptors are free",
+                 strerror(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
     count(&a->fd_pauses);
     a->pause_until = wk_now_ns() + a->backoff_ms * WK_NSEC_PER_MSEC;
     a->backoff_ms = a->backoff_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : a->backoff_ms * 2;
@@ -267,9 +270,15 @@ void acceptor_report(const struct acceptor *a, FILE *out)
     fflush(out);
 }
 
+void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns)
+{
+    a->watchdog_ns = interval_ns;
+    a->watchdog_next = interval_ns ? wk_now_ns() : 0;
+}
+
 /* The epoll_wait timeout in ms for the nearest of: the EMFILE pause's end, the owner's
- * timer, the closing deadline; -1 for none.  Rounded up: waking a little early would only
- * wait again. */
+ * timer, the closing deadline, the next watchdog heartbeat; -1 for none.  Rounded up:
+ * waking a little early would only wait again. */
 static int next_timeout(const struct acceptor *a, uint64_t now)
 {
     uint64_t at = 0;
@@ -279,6 +288,8 @@ static int next_timeout(const struct acceptor *a, uint64_t now)
         at = a->timer_at;
     if (a->closing && a->lfd >= 0 && (at == 0 || a->close_deadline < at))
         at = a->close_deadline;
+    if (a->watchdog_ns != 0 && (at == 0 || a->watchdog_next < at))
+        at = a->watchdog_next;
     if (at == 0)
         return -1;
     if (at <= now)
@@ -306,6 +317,12 @@ int acceptor_run(struct acceptor *a)
         if (a->closing && a->lfd >= 0 && now >= a->close_deadline) {
             close_listener(a);
             continue;
+        }
+        if (a->watchdog_ns != 0 && now >= a->watchdog_next) {
+            /* A lost datagram (-EAGAIN) is made up for by the next one, half an interval
+             * later. */
+            notify_send("WATCHDOG=1");
+            a->watchdog_next = now + a->watchdog_ns;
         }
         int n = epoll_wait(a->epfd, evs, (int)(sizeof evs / sizeof evs[0]),
                            next_timeout(a, now));

@@ -62,6 +62,9 @@ struct acceptor {
     AO_t dropped;            /* closed at once because every worker's pipe was full */
     AO_t fd_pauses;          /* pauses for EMFILE/ENFILE */
     AO_t limit_pauses;       /* pauses at --max-connections */
+    uint64_t watchdog_ns;    /* systemd's watchdog: send WATCHDOG=1 this often (half of
+                                $WATCHDOG_USEC); 0: no watchdog */
+    uint64_t watchdog_next;  /* the next one is due then (CLOCK_MONOTONIC ns) */
 };
 
 /* Takes ownership of lfd; creates the epoll set.  Returns 0 or -errno. */
@@ -72,6 +75,11 @@ int acceptor_init(struct acceptor *a, const struct server_options *opt, struct d
  * fn must consume what made it so (read the eventfd, accept the connections).  Returns 0,
  * -ENOSPC past ACCEPTOR_WATCH_MAX, or -errno from epoll_ctl. */
 int acceptor_watch(struct acceptor *a, int fd, acceptor_fn fn, void *arg);
+
+/* Sends systemd's WATCHDOG=1 every interval_ns from the loop (through its epoll timeout:
+ * no thread of its own, so the heartbeat stops if the loop hangs), starting at once and
+ * until acceptor_run returns (through the drain).  0 turns it off. */
+void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns);
 
 /* Sets the owner's timer: fn(arg) once at `at` (CLOCK_MONOTONIC ns); 0 clears it. */
 void acceptor_set_timer(struct acceptor *a, uint64_t at, acceptor_fn fn, void *arg);

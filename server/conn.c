@@ -11,8 +11,8 @@
  * struct below is what one connection costs besides the task header and the kernel's
  * socket.  The three steps never overlap, so their state shares one union; the read goes
  * into the worker's scratch buffer (never held across an await); field3 is freed as soon
- * as it has been printed; the peer's address is kept only with -v, as a tail appended to
- * the struct at spawn time. */
+ * as it has been printed; the peer's address is kept only with -v, and the accept time only
+ * with --metrics, as a tail appended to the struct at spawn time. */
 #include "conn.h"
 
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <wakeful/coro.h>
 #include "data.h"
 #include "debug_str.h"
+#include "log.h"
 #include <wakeful/errors.h>
 #include <wakeful/executor.h>
 #include <wakeful/io.h>
@@ -88,8 +89,24 @@ struct conn {
             wk_timer timer;     /* armed at the deadline while waiting for input */
         } linger;
     } u;
-    char peer[];        /* -v only: the peer as text, PEER_TEXT_SIZE bytes */
+    /* Appended at spawn time, only when used (see conn_peer, count_reply): first, when
+     * the host is timed (--metrics), when conn_spawn ran (8 bytes, CLOCK_MONOTONIC ns, for
+     * the accept-to-reply histogram: no member of the union can keep it, since the send's
+     * state fills the union); then, with -v, the peer as text (PEER_TEXT_SIZE bytes). */
+    unsigned char tail[];
 };
+
+/* Bytes of the tail before the peer text: the accept time, when the host is timed. */
+static size_t tail_time_size(const struct conn_host *h)
+{
+    return h->timed ? sizeof(uint64_t) : 0;
+}
+
+/* The -v peer text in c's tail. */
+static char *conn_peer(struct conn *c, const struct conn_host *h)
+{
+    return (char *)c->tail + tail_time_size(h);
+}
 
 
 /* The host of this thread's connections (conn_host_enter). */
@@ -129,6 +146,18 @@ static void conn_release_phase(struct conn *c)
         c->phase = PH_IDLE;
 }
 
+/* The reply is sent: count it, and, when the host is timed, record how long it took from
+ * conn_spawn (the one clock read a reply costs the metrics). */
+static void count_reply(struct conn *c, struct conn_host *h)
+{
+    if (h->timed) {
+        uint64_t t_accept;
+        memcpy(&t_accept, c->tail, sizeof t_accept);
+        latency_record(&h->counters->latency, wk_now_ns() - t_accept);
+    }
+    conn_count(&h->counters->replies);
+}
+
 /* Ends the connection: counts it, releases the phase, closes the socket.  Counted before the
  * close, so a peer that has seen its EOF and then asks for the counters (SIGUSR1) finds its
  * request in them. */
@@ -139,7 +168,7 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
     bool replied = how == END_REPLY || how == END_LINGERED;
     switch (how) {
     case END_REPLY:
-        conn_count(&h->counters->replies);
+        count_reply(c, h);
         break;
     case END_BAD_FRAME:
         conn_count(&h->counters->bad_frames);
@@ -158,7 +187,7 @@ static void conn_finish(struct conn *c, struct conn_host *h, enum conn_end how, 
     c->phase = PH_DONE;
     h->closed(h);
     if (!replied && verbose(h))
-        printf("worker %u: %s: %s, closed without a reply\n", h->id, c->peer, why);
+        printf("worker %u: %s: %s, closed without a reply\n", h->id, conn_peer(c, h), why);
 }
 
 /* Prints field3 as Rust's {:?} prints a String (see debug_str.h).  Called with stdout
@@ -332,7 +361,7 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
         conn_finish(c, h, END_REPLY, NULL);
         WK_CO_RETURN(c->co);
     }
-    conn_count(&h->counters->replies); /* replied: whatever the linger does, it counts */
+    count_reply(c, h); /* replied: whatever the linger does, it counts */
     shutdown(c->io.fd, SHUT_WR);
     c->phase = PH_LINGER;
     c->u.linger.deadline = wk_deadline_in_ms(LINGER_MS);
@@ -360,10 +389,10 @@ int conn_spawn(int fd, const struct sockaddr *peer)
 {
     struct conn_host *h = current_host;
     /* The future is built here and copied into the task by wk_spawn.  The union gives the
-     * -v tail its room (a struct with a flexible array member may sit in a union). */
+     * tail its room (a struct with a flexible array member may sit in a union). */
     union {
         struct conn c;
-        unsigned char room[sizeof(struct conn) + PEER_TEXT_SIZE];
+        unsigned char room[sizeof(struct conn) + sizeof(uint64_t) + PEER_TEXT_SIZE];
     } u;
     struct conn *c = &u.c;
     size_t size = sizeof(struct conn);
@@ -375,9 +404,14 @@ int conn_spawn(int fd, const struct sockaddr *peer)
     c->phase = PH_READ;
     wk_io_init(&c->io, fd);
     dl_decoder_init(&c->u.rd.dec, h->opt->max_frame);
-    c->u.rd.deadline = wk_deadline_in_ms(h->opt->read_timeout_ms);
+    uint64_t now = wk_now_ns();
+    c->u.rd.deadline = now + h->opt->read_timeout_ms * WK_NSEC_PER_MSEC;
+    if (h->timed) {
+        memcpy(c->tail, &now, sizeof now);
+        size += sizeof now;
+    }
     if (peer != NULL) {
-        wk_sockaddr_format(peer, c->peer, PEER_TEXT_SIZE);
+        wk_sockaddr_format(peer, conn_peer(c, h), PEER_TEXT_SIZE);
         size += PEER_TEXT_SIZE;
     }
 
@@ -385,12 +419,13 @@ int conn_spawn(int fd, const struct sockaddr *peer)
     if (r < 0) {
         dl_decoder_free(&c->u.rd.dec);
         close(fd);
-        fprintf(stderr, "wakeful-server: worker %u: cannot start a connection: %s\n", h->id,
-                wk_strerror(r));
+        /* The id the connection would have had: the host's count, plus one. */
+        log_line(LOG_LEVEL_ERROR, (int)h->id, AO_load(&h->counters->connections) + 1,
+                 "cannot start a connection: %s; closed it", wk_strerror(r));
         return r;
     }
     conn_count(&h->counters->connections);
     if (peer != NULL)
-        printf("worker %u received connection from %s\n", h->id, c->peer);
+        printf("worker %u received connection from %s\n", h->id, conn_peer(c, h));
     return 0;
 }

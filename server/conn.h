@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <wakeful/executor.h>
+#include "metrics.h"
 #include "options.h"
 
 /* What handle_client counts.  Single writer (the host's thread), any reader: relaxed
@@ -23,6 +24,10 @@ struct conn_counters {
     AO_t bad_frames;  /* too large, invalid UTF-8, cut short by EOF */
     AO_t timeouts;    /* no whole frame (or reply) within the timeout */
     AO_t resets;      /* peer reset or vanished, or another socket error */
+    /* Accept to reply, per reply, when the host is timed: from conn_spawn (the worker
+     * taking the connection, microseconds after the accept) to the reply sent; summed over
+     * the hosts by the metrics render (server_metrics.c). */
+    struct latency_hist latency;
 };
 
 /* Counts one event (single writer: a plain load and store, no locked instruction). */
@@ -42,6 +47,10 @@ struct conn_host {
     size_t scratch_touched;             /* largest read into scratch; the host resets it
                                            when it releases the pages */
     struct conn_counters *counters;
+    /* Record each reply's accept-to-reply duration in counters->latency: costs each
+     * connection 8 bytes and each reply a clock read, so set only when someone reads the
+     * histogram (--metrics). */
+    int timed;
     /* A connection handed to conn_spawn has closed (its socket is closed; after a reply,
      * a lingering close, if any, is over).  Called once per successful conn_spawn, on the
      * host's thread. */

@@ -11,6 +11,8 @@
 
 #include <wakeful/clock.h>
 
+#include "log.h"
+
 /* Records taken from a pipe per read(), and reads per dispatch_read: see dispatch.h. */
 #define READ_BATCH 64
 #define READS_PER_CALL 4
@@ -181,8 +183,8 @@ int dispatch_read(struct dispatch *d, unsigned i, dispatch_take_fn take, void *a
                 continue;
             }
             if (errno != EAGAIN)
-                fprintf(stderr, "wakeful-server: worker %u: reading its pipe: %s\n", i + 1,
-                        strerror(errno));
+                log_line(LOG_LEVEL_ERROR, (int)i + 1, LOG_NO_CONN, "reading its pipe: %s",
+                         strerror(errno));
             return 0;
         }
         if (n == 0)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "cli.h"
+#include "metrics_http.h"
 #include <wakeful/tcp.h>
 
 #ifndef WK_DEFAULT_PORT
@@ -38,6 +39,7 @@ enum {
     OPT_AGENT_PORT,
     OPT_REUSEPORT,
     OPT_VERSION,
+    OPT_METRICS,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +59,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -109,6 +112,10 @@ void options_usage(FILE *f)
         SERVER_MAX_WORKERS, WK_DEFAULT_PORT);
     /* In pieces: C11 compilers need only take string literals of 4095 bytes. */
     fputs(
+        "      --metrics ADDR:PORT   serve Prometheus metrics over HTTP at\n"
+        "                            http://ADDR:PORT/metrics (IPv6 in brackets: [::1]:9100;\n"
+        "                            port 0 picks a free one), from a thread of its own\n"
+        "                            (default: off)\n"
         "  -v, --verbose             one line per connection event (accepted, message, error)\n"
         "                            on stdout, as in the book\n"
         "  -q, --quiet               no warnings and no shutdown summary\n"
@@ -116,9 +123,9 @@ void options_usage(FILE *f)
         "      --version             the version\n"
         "\n"
         "At start the server raises its RLIMIT_NOFILE soft limit to the hard limit and prints\n"
-        "\"listening on HOST:PORT (N workers)\", with the real port, then with --agent-port\n"
-        "\"agent on HOST:PORT\".  The listen backlog is the system maximum\n"
-        "(net.core.somaxconn).\n"
+        "\"listening on HOST:PORT (N workers)\", with the real port, then with --metrics\n"
+        "\"metrics on HOST:PORT\", then with --agent-port \"agent on HOST:PORT\", all in one\n"
+        "write.  The listen backlog is the system maximum (net.core.somaxconn).\n"
         "\n"
         "Out of descriptors (accept fails with EMFILE or ENFILE): the server stops accepting\n"
         "for 10 ms, doubling up to 100 ms while it persists, then tries again; the waiting\n"
@@ -136,7 +143,13 @@ void options_usage(FILE *f)
         "                   let requests in flight finish (all within --drain-ms), print a\n"
         "                   per-worker summary to stderr, exit 0.  A second one during the\n"
         "                   grace period ends it at once; later it changes nothing\n"
-        "  SIGPIPE          ignored\n",
+        "  SIGPIPE          ignored\n"
+        "\n"
+        "systemd: with $NOTIFY_SOCKET set (Type=notify), the server sends READY=1 once it is\n"
+        "listening, STOPPING=1 on SIGINT/SIGTERM, STATUS= lines, and WATCHDOG=1 every half\n"
+        "of $WATCHDOG_USEC when that is set (WatchdogSec=).  Diagnostics on stderr carry an\n"
+        "RFC 3339 UTC time, a level, and the worker and connection where there is one (no\n"
+        "time under journald: $JOURNAL_STREAM).\n",
         f);
 }
 
@@ -180,6 +193,7 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
     opt->agent_port = -1;
     opt->reuseport = 0;
     opt->verbosity = VERBOSITY_NORMAL;
+    opt->metrics = NULL;
 
     opterr = 0; /* our own one-line messages, not getopt's */
     for (;;) {
@@ -246,6 +260,16 @@ enum options_result options_parse(int argc, char **argv, struct server_options *
         case OPT_REUSEPORT:
             opt->reuseport = 1;
             break;
+        case OPT_METRICS: {
+            struct sockaddr_storage ss;
+            socklen_t len;
+            if (metrics_parse_addr(optarg, &ss, &len) != 0)
+                return refuse("--metrics:", optarg,
+                              " is not ADDR:PORT (an IPv4 literal, or IPv6 in brackets: "
+                              "127.0.0.1:9100, [::1]:0)");
+            opt->metrics = optarg;
+            break;
+        }
         case 'v':
             opt->verbosity = VERBOSITY_VERBOSE;
             break;

@@ -32,6 +32,7 @@ struct server_options {
     int agent_port;            /* HAProxy agent-check port on the -b address; -1: off */
     int reuseport;             /* SO_REUSEPORT on the listener */
     int verbosity;             /* an enum server_verbosity */
+    const char *metrics;       /* --metrics ADDR:PORT (points into argv); NULL: off */
 };
 
 /* What options_parse decided. */

@@ -11,6 +11,8 @@
 #include <wakeful/clock.h>
 #include <wakeful/tcp.h>
 
+#include "log.h"
+
 /* The listen backlog: the system's maximum (the kernel clamps any larger value to
  * net.core.somaxconn anyway; reading it makes the intent explicit).  A full accept queue
  * drops SYNs and costs each client a 1 s retransmission. */
@@ -63,8 +65,8 @@ static int open_listener(const struct server_options *opt, struct sockaddr_stora
         int secs = (int)((opt->defer_accept_ms + 999) / 1000);
         if (setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0 &&
             opt->verbosity >= VERBOSITY_NORMAL)
-            fprintf(stderr, "wakeful-server: TCP_DEFER_ACCEPT: %s (going on without it)\n",
-                    strerror(errno));
+            log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                     "TCP_DEFER_ACCEPT: %s (going on without it)", strerror(errno));
     }
     *addr_len = sizeof *addr;
     if (getsockname(lfd, (struct sockaddr *)addr, addr_len) != 0)

@@ -24,6 +24,8 @@
 #include <wakeful/clock.h>
 #include <wakeful/errors.h>
 
+#include "log.h"
+
 /* The part of each scratch buffer worker_on_park leaves resident: one page. */
 static size_t scratch_keep;
 
@@ -81,6 +83,7 @@ static void take_conn(void *arg, int fd, const struct sockaddr *peer)
 static void worker_on_park(void *arg)
 {
     struct worker *w = arg;
+    AO_store(&w->parks, AO_load(&w->parks) + 1); /* single writer */
     if (w->host.scratch_touched > scratch_keep) {
         madvise(w->host.scratch + scratch_keep, WORKER_SCRATCH_SIZE - scratch_keep, MADV_DONTNEED);
         w->host.scratch_touched = 0;
@@ -140,8 +143,8 @@ static void *worker_main(void *arg)
                 continue;
             /* epoll_wait failing otherwise is a bug (EBADF, EFAULT, EINVAL): going on
              * would spin. */
-            fprintf(stderr, "wakeful-server: worker %u: executor: %s\n", w->host.id,
-                    wk_strerror(events));
+            log_line(LOG_LEVEL_ERROR, (int)w->host.id, LOG_NO_CONN, "executor: %s; aborting",
+                     wk_strerror(events));
             abort();
         }
         if (events & (WK_TURN_WAKEUP_FD | WK_TURN_UNPARKED))
@@ -211,6 +214,7 @@ int workers_start(struct worker_pool *p, const struct server_options *opt,
         w->host.opt = opt;
         w->host.scratch_size = WORKER_SCRATCH_SIZE;
         w->host.counters = &w->counters;
+        w->host.timed = opt->metrics != NULL; /* the histogram is read by /metrics only */
         w->host.closed = worker_conn_closed;
         w->index = i;
         w->pool = p;
@@ -272,8 +276,8 @@ void workers_begin_stop(struct worker_pool *p, uint64_t deadline)
         if (w->host.ex != NULL) {
             int r = dispatch_stop(p->dispatch, w->index);
             if (r < 0)
-                fprintf(stderr, "wakeful-server: worker %u: cannot tell it to stop: %s\n",
-                        w->host.id, wk_strerror(r));
+                log_line(LOG_LEVEL_ERROR, (int)w->host.id, LOG_NO_CONN,
+                         "cannot tell it to stop: %s", wk_strerror(r));
         }
         pthread_mutex_unlock(&w->exit_lock);
     }

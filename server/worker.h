@@ -47,6 +47,7 @@ struct worker {
     wk_executor_stats final_stats; /* the executor's counters, saved before it is freed */
     alignas(64) struct conn_counters counters;
     AO_t idle_trims;           /* times the worker gave memory back before parking */
+    AO_t parks;                /* times the worker was about to park (its park hook ran) */
 };
 
 /* The workers and what they share.  Set up by workers_start, torn down by workers_free. */

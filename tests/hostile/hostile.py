@@ -28,6 +28,12 @@ should close within a bound.
 With --soak, RSS is also sampled every --rss-interval s during the run, and a growth trend
 (every sample >= the one before and the last over the first by 10 %) fails.
 
+With --metrics, the server also serves its Prometheus metrics (--metrics 127.0.0.1:0), and
+a scraper scrapes them every --scrape-interval s throughout the warm-up and the run: every
+scrape must answer 200 with a whole body within --scrape-bound s, however hard the hostile
+load presses on the server, its counters must never go down, and after the run the replies
+counted there must cover the good requests answered.
+
 Prints the figures at the end (and, with --json PATH, writes them as JSON).  Exit status 0
 when everything passed, 1 otherwise.  Loopback only; every loop and wait is bounded; the
 server and the burst processes are killed on every way out (and die with this process,
@@ -62,6 +68,11 @@ REPLY = frames.REPLY
 BURST_CLOSE_BOUND = 35.0
 TICK = os.sysconf("SC_CLK_TCK")
 LISTEN_RE = re.compile(r"^listening on (\S+):(\d+) \((\d+) workers\)$")
+METRICS_RE = re.compile(r"^metrics on (\S+):(\d+)$")
+# Counters a scrape must never see go down.
+SCRAPE_COUNTERS = ("wakeful_accepted_total", "wakeful_replies_total",
+                   "wakeful_bad_frames_total", "wakeful_timeouts_total",
+                   "wakeful_resets_total", "wakeful_request_duration_seconds_count")
 TOTAL_RE = re.compile(
     r"^total: connections (\d+), replies (\d+), bad frames (\d+), "
     r"timeouts (\d+), resets (\d+)")
@@ -182,6 +193,13 @@ class Server:
                 if not m:
                     raise RuntimeError(f"unexpected first line {out!r}")
                 self.port = int(m.group(2))
+                self.metrics_port = None
+                if "--metrics" in args:
+                    # The same write as the listening line (server/main.c).
+                    m = METRICS_RE.match(out.split("\n")[1])
+                    if not m:
+                        raise RuntimeError(f"no 'metrics on' second line: {out!r}")
+                    self.metrics_port = int(m.group(2))
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited {self.proc.returncode}: "
@@ -251,6 +269,70 @@ class Server:
             except subprocess.TimeoutExpired:
                 pass
         self.dir.cleanup()
+
+
+# ---- the metrics scraper ----------------------------------------------------------------
+
+def scrape(port, timeout):
+    """GET /metrics on 127.0.0.1:port: {sample name: value summed over labels}.  Raises
+    on anything but a 200 with a whole body and a clean close."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.settimeout(timeout)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: hostile\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        raise RuntimeError(f"status {head[:40]!r}")
+    m = re.search(rb"\r\nContent-Length: (\d+)", head)
+    if not m or int(m.group(1)) != len(body):
+        raise RuntimeError(f"{len(body)} bytes of body, Content-Length {m and m.group(1)}")
+    values = {}
+    for line in body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, v = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        values[name] = values.get(name, 0.0) + float(v)
+    return values
+
+
+class Scraper(threading.Thread):
+    """Scrapes /metrics every `interval` s until stopped; keeps the latencies, the
+    failures and the last figures."""
+
+    def __init__(self, port, interval, bound):
+        super().__init__(name="scraper", daemon=True)
+        self.port, self.interval, self.bound = port, interval, bound
+        self.stop_flag = threading.Event()
+        self.latencies = []
+        self.failures = []
+        self.last = None
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            t0 = now()
+            try:
+                v = scrape(self.port, self.bound)
+                took = now() - t0
+                self.latencies.append(took)
+                if took > self.bound:
+                    self.failures.append(f"a scrape took {took:.2f} s")
+                if self.last is not None:
+                    for k in SCRAPE_COUNTERS:
+                        if v.get(k, 0) < self.last.get(k, 0):
+                            self.failures.append(f"{k} went down: {self.last[k]} -> {v[k]}")
+                self.last = v
+            except Exception as e:  # noqa: BLE001  (any failure is the finding)
+                self.failures.append(f"scrape failed after {now() - t0:.2f} s: {e!r}")
+            self.stop_flag.wait(max(0.0, self.interval - (now() - t0)))
 
 
 # ---- shared bookkeeping ---------------------------------------------------------------
@@ -784,6 +866,7 @@ class Run:
         self.book = Book()
         self.failures = []
         self.figures = {}
+        self.scrapes = []   # one Scraper per load() with --metrics
 
     def fail(self, what):
         self.failures.append(what)
@@ -799,6 +882,10 @@ class Run:
         stop = threading.Event()
         hostiles = [Hostile(addr, o, self.book, seed * 100 + i, stop)
                     for i in range(o.hostile_threads)]
+        scraper = None
+        if srv.metrics_port is not None:
+            scraper = Scraper(srv.metrics_port, o.scrape_interval, o.scrape_bound)
+            scraper.start()
         good.start()
         for h in hostiles:
             h.start()
@@ -828,6 +915,14 @@ class Run:
                 t.join(timeout=max(0.1, limit - now()))
                 if t.is_alive():
                     self.fail(f"thread {t.name} did not stop")
+            if scraper is not None:
+                scraper.stop_flag.set()
+                scraper.join(timeout=o.scrape_bound + 5)
+                self.scrapes.append(scraper)
+                for f in scraper.failures[:5]:
+                    self.fail(f"metrics: {f}")
+                if scraper.is_alive():
+                    self.fail("the scraper did not stop")
         if rss_samples is not None:
             rss_samples.append((round(now() - t0, 1), srv.rss_kb()))
         return now()
@@ -848,6 +943,8 @@ class Run:
         args = ["-w", str(o.workers), "--sleep-ms", str(o.sleep_ms),
                 "--read-timeout-ms", str(o.read_timeout_ms), "--max-frame", str(o.max_frame),
                 *o.server_arg]
+        if o.metrics:
+            args += ["--metrics", "127.0.0.1:0"]
         # glibc's per-thread cache (tcache) keeps up to 7 freed chunks of each size class
         # for reuse, wherever in the heap they lie, and nothing can flush it: after hostile
         # frames of many sizes, the pages those chunks pin make RSS differ by 100-300 kB
@@ -924,6 +1021,32 @@ class Run:
                     else:
                         self.fail(f"RSS grows through the run: {values}")
 
+            # The metrics after the run: every answered good request is in the replies.
+            if o.metrics:
+                try:
+                    v = scrape(srv.metrics_port, o.scrape_bound)
+                    fig["metrics_after"] = {k: v.get(k) for k in SCRAPE_COUNTERS}
+                    if v.get("wakeful_replies_total", 0) < self.book.good["answered"]:
+                        self.fail(f"metrics: replies {v.get('wakeful_replies_total')} < "
+                                  f"answered {self.book.good['answered']}")
+                    if (v.get("wakeful_request_duration_seconds_count") !=
+                            v.get("wakeful_replies_total")):
+                        self.fail(f"metrics: the histogram counts "
+                                  f"{v.get('wakeful_request_duration_seconds_count')} "
+                                  f"replies, wakeful_replies_total "
+                                  f"{v.get('wakeful_replies_total')}")
+                    if v.get("wakeful_open_connections") != 0:
+                        self.fail(f"metrics: {v.get('wakeful_open_connections')} open "
+                                  f"connections when quiet")
+                except Exception as e:  # noqa: BLE001
+                    self.fail(f"metrics: the scrape after the run failed: {e!r}")
+                lat = sorted(x for s in self.scrapes for x in s.latencies)
+                if lat:
+                    fig["scrapes"] = {"count": len(lat),
+                                      "p50_ms": round(lat[len(lat) // 2] * 1000, 1),
+                                      "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1),
+                                      "max_ms": round(lat[-1] * 1000, 1)}
+
             # 4. SIGTERM.
             rc, total = srv.stop()
             fig["exit_status"] = rc
@@ -936,6 +1059,17 @@ class Run:
             elif total["replies"] < self.book.good["answered"]:
                 self.fail(f"summary replies {total['replies']} < answered "
                           f"{self.book.good['answered']}")
+            elif "metrics_after" in fig:
+                # Nothing came in between: the quiet scrape and the summary agree.
+                m = fig["metrics_after"]
+                for k, name in (("replies", "wakeful_replies_total"),
+                                ("bad_frames", "wakeful_bad_frames_total"),
+                                ("timeouts", "wakeful_timeouts_total"),
+                                ("resets", "wakeful_resets_total"),
+                                ("accepted", "wakeful_accepted_total")):
+                    if total.get(k) != m.get(name):
+                        self.fail(f"metrics: {name} {m.get(name)}, summary {k} "
+                                  f"{total.get(k)}")
         finally:
             srv.kill()
 
@@ -998,6 +1132,10 @@ class Run:
             log("RSS samples (s, kB): " + ", ".join(f"{t}:{v}" for t, v in
                                                      f["rss_samples_kb"]))
         log(f"CPU in 2 s, from 2 s after the load stopped: {f.get('idle_ticks_2s')} ticks")
+        if "scrapes" in f:
+            log(f"metrics: {f['scrapes']['count']} scrapes during the load, p50 "
+                f"{f['scrapes']['p50_ms']} ms, p99 {f['scrapes']['p99_ms']} ms, max "
+                f"{f['scrapes']['max_ms']} ms; after the run {f.get('metrics_after')}")
         log(f"server summary: {f.get('server_summary')}")
         log(f"result: {'PASS' if not self.failures else 'FAIL'}")
         for x in self.failures:
@@ -1035,6 +1173,12 @@ def parse_args(argv):
     p.add_argument("--glibc-tcache", action="store_true",
                    help="leave glibc's per-thread malloc cache on in the server (RSS then "
                         "varies by a few hundred kB between quiet moments)")
+    p.add_argument("--metrics", action="store_true",
+                   help="run the server with --metrics 127.0.0.1:0 and scrape it through "
+                        "the load")
+    p.add_argument("--scrape-interval", type=float, default=0.5)
+    p.add_argument("--scrape-bound", type=float, default=3.0,
+                   help="seconds a scrape may take under the load (3)")
     p.add_argument("--seed", type=int)
     p.add_argument("--json", help="also write the figures here")
     # Internal: one process of a burst.

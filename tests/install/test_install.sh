@@ -3,11 +3,13 @@
 #   test_install.sh SOURCE_DIR
 # 1. meson setup + ninja install into a temporary prefix (a default build: programs on);
 # 2. the layout: libwakeful.so.0 (SONAME), a real (not thin) libwakeful.a, public headers
-#    only, wakeful.pc, the programs; nothing but wk_ names exported;
+#    only, wakeful.pc, the programs, the systemd unit (its ExecStart the installed
+#    program); nothing but wk_ names exported;
 # 3. outside the source tree, with that prefix's pkg-config: a C program linked shared, the
 #    same linked --static, a C++17 program; each runs;
 # 4. a throw-away meson project that takes wakeful as a subproject through
-#    dependency('wakeful'): it builds, runs, and the subproject made no test and no program.
+#    dependency('wakeful'): it builds, runs, and the subproject made no test, no program
+#    and no systemd unit.
 set -euo pipefail
 src=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +36,12 @@ for f in include/wakeful/internal.h include/wakeful/heap.h include/internal.h in
     [ ! -e "$prefix/$f" ] || fail "internal header installed: $f"
 done
 # A thin archive starts with "!<thin>" and holds only paths into the build tree.
+# The systemd unit, under the prefix, starting the program installed there.
+unit=$prefix/lib/systemd/system/wakeful-server.service
+[ -f "$unit" ] || fail "not installed: lib/systemd/system/wakeful-server.service"
+grep -q "^ExecStart=$prefix/bin/wakeful-server " "$unit" ||
+    fail "the unit's ExecStart is not $prefix/bin/wakeful-server: $(grep ExecStart= "$unit")"
+echo "unit: $(grep ExecStart= "$unit")"
 [ "$(head -c 7 "$lib/libwakeful.a")" = '!<arch>' ] || fail "libwakeful.a is not a real archive"
 soname=$(readelf -d "$lib/libwakeful.so.0" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [ "$soname" = libwakeful.so.0 ] || fail "SONAME is '$soname', want libwakeful.so.0"
@@ -96,5 +104,9 @@ while read -r t; do
 done <<<"$targets"
 tests=$(meson introspect parent/build --tests | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$tests" = 0 ] || fail "the subproject defined $tests tests"
+installed=$(meson introspect parent/build --installed | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin).values()))')
+if grep -q '\.service$' <<<"$installed"; then
+    fail "the subproject would install a systemd unit: $installed"
+fi
 echo "subproject: only the library, no test"
 echo "install test: ok"

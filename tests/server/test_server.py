@@ -66,7 +66,7 @@ class Server:
     """wakeful-server -p 0 ARGS, stdout and stderr into files (never a pipe that could
     fill up and block the server)."""
 
-    def __init__(self, binary, *args, preexec_fn=None, bind_host="127.0.0.1"):
+    def __init__(self, binary, *args, preexec_fn=None, bind_host="127.0.0.1", env=None):
         self.dir = tempfile.TemporaryDirectory(prefix="wk-server-test-")
         self.out_path = os.path.join(self.dir.name, "stdout")
         self.err_path = os.path.join(self.dir.name, "stderr")
@@ -74,7 +74,8 @@ class Server:
         self.host = bind_host
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(self.args, stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
+                                         stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
+                                         env=env)
         self.pid = self.proc.pid
         self.port = None
         self.workers = None
