@@ -19,12 +19,13 @@
 # harness counts), the main thread's CPU per connection (acc_us_per_conn: wakeful-server's
 # main thread is its acceptor; for the peers it is whatever their main thread does), the
 # loader's CPU, other_cpu_s (the machine's busy CPU minus server minus loader: foreign load,
-# i.e. noise), and for wakeful-server parks and idle trims (its SIGUSR1 report).  At the end,
+# i.e. noise), and for wakeful-server parks and idle trims (its SIGUSR1 report).  A server
+# that exits during the load gets a row "error=server_exited status=N" and the next run goes on.  At the end,
 # per server: the median (min-max) of each figure, and against the first server the ratio of
 # the medians and the median of the per-round ratios (each round's pair ran back to back).
 #
 # Environment: LOAD (tokio-load), N (50000 requests), C (64 in flight), W (3 workers),
-# PORT (24890; keep it below the ephemeral range), QUIET_MAX_S (10: wait up to this long for
+# PORT (24990; keep it below the ephemeral range), QUIET_MAX_S (10: wait up to this long for
 # a quiet machine before each run; the row says whether it was), ROWS (also append the
 # per-run rows to this file), MAX_OTHER (0.5: a round counts as clean when every run in it
 # had other_cpu_s below this; the ratios are printed again over the clean rounds).
@@ -33,7 +34,7 @@ usage() { echo "usage: ab-w2.sh SERVER_A SERVER_B [...] [ROUNDS]  (SERVER: BINAR
 [ $# -ge 1 ] || usage
 LOAD=${LOAD:-/tmp/wakeful-peers/tokio-rust/target/release/tokio-load}
 N=${N:-50000} C=${C:-64} W=${W:-3}
-PORT=${PORT:-24890}
+PORT=${PORT:-24990}
 QUIET_MAX_S=${QUIET_MAX_S:-10}
 tck=$(getconf CLK_TCK)
 rounds=6
@@ -71,12 +72,13 @@ wait_quiet() {
 }
 # CPU of all threads of $1: "NS TICKS" (schedstat's run time in ns; utime+stime in ticks)
 cpu_all() {
-    local ns=0 t
-    for t in /proc/"$1"/task/*; do ns=$((ns + $(cut -d' ' -f1 "$t/schedstat"))); done
+    local ns=0 t v
+    for t in /proc/"$1"/task/*; do v=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) || continue; ns=$((ns + v)); done
     echo "$ns $(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12+$13}')"
 }
 cpu_main() { cut -d' ' -f1 "/proc/$1/task/$1/schedstat"; }
 listening() { [ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ]; }
+owned() { ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -q "pid=$pid,"; }
 
 run() { # run ROUND INDEX
     local r=$1 i=$2 name=${names[$2]} cmd
@@ -86,14 +88,24 @@ run() { # run ROUND INDEX
     for _ in $(seq 100); do listening || break; sleep 0.1; done
     "${cmd[@]}" --port "$PORT" --workers "$W" --sleep-ms 0 >"$out" 2>"$err" &
     pid=$!
-    for _ in $(seq 200); do listening && break; sleep 0.05; done
-    listening || { echo "ab-w2.sh: $name did not listen on $PORT" >&2; cat "$err" >&2; exit 1; }
+    # Ours, not some other process's (a port taken by someone else fails our bind).
+    for _ in $(seq 200); do owned && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    owned || { echo "ab-w2.sh: $name did not listen on $PORT: $(ss -Hltnp "sport = :$PORT")" >&2; cat "$err" >&2; exit 1; }
     sleep 0.2
     local ns0 t0 a0 b0 ns1 t1 a1 b1 res lcpu
     read -r ns0 t0 <<<"$(cpu_all "$pid")"; a0=$(cpu_main "$pid"); b0=$(busy)
     local TIMEFORMAT='%U %S'
     { time "$LOAD" --host 127.0.0.1 --port "$PORT" --requests "$N" --concurrency "$C" \
         >"$tmp/load.out" 2>"$tmp/load.err"; } 2>"$tmp/load.time" || true
+    if ! kill -0 "$pid" 2>/dev/null; then
+        local st=0
+        wait "$pid" 2>/dev/null || st=$?
+        pid=""
+        echo "$name round $r: error=server_exited status=$st load=$(head -c 80 "$tmp/load.out" | tr ' ' _)" | tee -a "$rows"
+        [ -z "${ROWS:-}" ] || tail -n1 "$rows" >>"$ROWS"
+        tail -n 5 "$err" | sed 's/^/    stderr: /' >&2
+        return 0
+    fi
     read -r ns1 t1 <<<"$(cpu_all "$pid")"; a1=$(cpu_main "$pid"); b1=$(busy)
     res=$(head -n1 "$tmp/load.out")
     lcpu=$(awk '{printf "%.2f", $1 + $2}' "$tmp/load.time")

@@ -14,13 +14,13 @@
 # the whole process.  The queue is full when the acceptor starts, so it accepts in full
 # batches: its CPU per connection here is the floor of what it costs, and 1e6 / that figure
 # the connections per second one acceptor can take on one core of this machine.
-# Environment: LOAD (tokio-load), PORT (24895), W (3).
+# Environment: LOAD (tokio-load), PORT (24995), W (3).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: acceptor-ceiling.sh SERVER [CONNECTIONS] [ROUNDS] [ARGS...]" >&2; exit 2; }
 srv_bin=$1 conns=${2:-4000} rounds=${3:-3}
 shift $(($# < 3 ? $# : 3))
 LOAD=${LOAD:-/tmp/wakeful-peers/tokio-rust/target/release/tokio-load}
-PORT=${PORT:-24895} W=${W:-3}
+PORT=${PORT:-24995} W=${W:-3}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pid="" lpid=""
 cleanup() {
