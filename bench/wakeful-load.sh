@@ -23,5 +23,5 @@ rc=0
     --json >"$out" || rc=$?
 line=$(head -n1 "$out")
 [ -n "$line" ] || exit "${rc:-1}"
-sed -E 's/.*"ok":([0-9]+),"failed":([0-9]+),.*"wall_s":([^,]*),"rps":([^,]*),"latency_ms":\{"min":[^,]*,"p50":([^,]*),"p90":[^,]*,"p99":([^,]*),"max":([^,]*),.*"cpu_s":\{"user":([^,]*),"sys":([^}]*)\}.*/ok=\1 failed=\2 wall_s=\3 rps=\4 p50_ms=\5 p99_ms=\6 max_ms=\7 client_cpu_user_s=\8 client_cpu_sys_s=\9/' <<<"$line"
+sed -E 's/.*"ok":([0-9]+),"failed":([0-9]+),.*"wall_s":([^,]*),"rps":([^,]*),"latency_ms":\{"min":[^,]*,"mean":[^,]*,"stdev":[^,]*,"p50":([^,]*),"p75":[^,]*,"p90":[^,]*,"p99":([^,]*),"p99_9":[^,]*,"p99_99":[^,]*,"max":([^}]*)\},.*"cpu_s":\{"user":([^,]*),"sys":([^}]*)\}.*/ok=\1 failed=\2 wall_s=\3 rps=\4 p50_ms=\5 p99_ms=\6 max_ms=\7 client_cpu_user_s=\8 client_cpu_sys_s=\9/' <<<"$line"
 exit $rc

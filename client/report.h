@@ -10,10 +10,12 @@
 #ifndef WAKEFUL_CLIENT_REPORT_H
 #define WAKEFUL_CLIENT_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <wakeful/executor.h>
+#include "histogram.h"
 #include "errors.h"
 #include "options.h"
 
@@ -36,24 +38,38 @@ const char *cl_kind_key(cl_kind k);
 /* A result in words for -v's "Error: ..." lines; never NULL, thread-safe. */
 const char *cl_result_text(int result);
 
+/* Causes of failure counted one by one: a slot per errno value (below 4096 on Linux), then
+ * our own results (CL_E_WRONG_REPLY, CL_E_NO_REPLY, CL_E_NOT_RUN). */
+#define CL_ERRNO_SLOTS 4096
+#define CL_ERROR_SLOTS (CL_ERRNO_SLOTS + 3)
+
+/* The slot of a failed request's result (never 0), and back. */
+unsigned cl_error_slot(int result);
+int cl_slot_result(unsigned slot);
+
 /* Everything the summary shows, merged from every thread. */
 typedef struct cl_summary {
-    uint64_t requests;                /* requests made (-n) */
+    uint64_t requests;                /* requests that ended (-n's count when none was cut) */
     uint64_t ok;                      /* requests that got exactly the reply */
     uint64_t failed;                  /* requests - ok */
     uint64_t kinds[CL_KIND_COUNT];    /* requests by kind; kinds[CL_KIND_OK] == ok */
     uint64_t wall_ns;                 /* first connect to last EOF, roughly: see load.h */
-    uint64_t lat_min_ns, lat_p50_ns, lat_p90_ns, lat_p99_ns, lat_max_ns; /* over ok only */
-    double lat_mean_ns;               /* over ok only */
+    const hist *latency;              /* ok requests (corrected under -R); borrowed */
+    const hist *latency_uncorrected;  /* under -R, from the actual send; else NULL */
+    const uint64_t *errors;           /* [CL_ERROR_SLOTS] failed requests by cause; borrowed */
+    uint64_t target_counts[CL_MAX_TARGETS][2]; /* per target: ok, failed */
+    unsigned ntargets;
+    double achieved_rps;              /* requests started per second (see load.c) */
+    uint64_t behind_ns;               /* under -R: the latest a request went out */
+    bool fell_behind;                 /* under -R: behind_ns is more than timer slack */
+    bool interrupted;                 /* Ctrl-C */
+    uint64_t abandoned;               /* started but dropped when the grace after Ctrl-C ran out */
     double cpu_user_s, cpu_sys_s;     /* the whole process, from getrusage */
+    uint64_t max_rss_kb;              /* the process's peak resident set (VmHWM), KiB */
     unsigned threads;                 /* executor threads used */
-    uint64_t concurrency;             /* lanes used */
+    uint64_t concurrency;             /* lanes used (under -R: the cap on requests in flight) */
     wk_executor_stats exec;           /* summed over the threads */
 } cl_summary;
-
-/* Fills the latency fields of *s from lat[0..n): nanoseconds per request, 0 for a request
- * that did not succeed.  Sorts (and compacts) lat in place: it is garbage afterwards. */
-void cl_summary_latency(cl_summary *s, uint64_t *lat, uint64_t n);
 
 /* The human summary. */
 void cl_report_text(FILE *out, const cl_options *o, const cl_summary *s);

@@ -10,6 +10,9 @@
 #include <wakeful/coro.h>
 #include "data.h"
 
+#include <netinet/in.h>
+#include <unistd.h>
+
 /* ---- cl_send_data ---------------------------------------------------------------------- */
 
 /* Safe at any point: before the first poll, mid-request (cancellation) and after READY. */
@@ -36,7 +39,7 @@ static int sd_body_shared(const cl_send_data *d)
     return d->target->body != NULL && d->target->body_len > 0 && d->frame_len == DL_HEADER_SIZE;
 }
 
-void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
+void cl_send_data_init(cl_send_data *d, cl_target *target, uint64_t index,
                        uint64_t deadline)
 {
     /* The union and the two buffers are left as they are: zeroing 440 bytes per request
@@ -47,6 +50,8 @@ void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
     d->co = 0;
     d->step = NULL;
     d->target = target;
+    d->index = index;
+    d->attempt = 0;
     d->deadline = deadline;
     wk_io_init(&d->io, -1);
     d->reply_len = 0;
@@ -83,31 +88,90 @@ void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
     }
 }
 
+/* A connect error after which the target's next address is worth a try: nobody listens
+ * on this one, or it cannot be reached from here (an IPv6 address without IPv6). */
+static int sd_try_next(int result)
+{
+    return result == -ECONNREFUSED || result == -ENETUNREACH || result == -EHOSTUNREACH ||
+           result == -EAFNOSUPPORT || result == -EADDRNOTAVAIL;
+}
+
+/* --bind: the connect of wk_tcp_connect_start_init, with a bind to a source address of
+ * the same family in between.  IP_BIND_ADDRESS_NO_PORT lets the kernel choose the port at
+ * connect time, per destination, as it does without a bind: each source address then
+ * adds a whole ephemeral range.  Returns 0 (connected or under way) or -errno. */
+static int sd_connect_bound(cl_send_data *d, const cl_addr *to)
+{
+    const cl_target *t = d->target;
+    const cl_addr *from = NULL;
+    for (unsigned i = 0; i < t->nbinds && from == NULL; i++) {
+        const cl_addr *b = &t->binds[(d->index + i) % t->nbinds];
+        if (b->sa.ss_family == to->sa.ss_family)
+            from = b;
+    }
+    int fd = socket(to->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int err = 0;
+    if (from != NULL) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (const struct sockaddr *)&from->sa, from->len) < 0)
+            err = -errno;
+    }
+    if (err == 0 && connect(fd, (const struct sockaddr *)&to->sa, to->len) < 0 &&
+        errno != EINPROGRESS && errno != EINTR)
+        err = -errno;
+    if (err < 0) {
+        close(fd);
+        return err;
+    }
+    wk_io_init(&d->io, fd);
+    return 0;
+}
+
 static wk_poll send_data_poll(wk_future *f, wk_context *cx)
 {
     cl_send_data *d = (cl_send_data *)f;
     WK_CO_BEGIN(d->co);
 
     /* let stream = TcpStream::connect(addr): a non-blocking connect here, which does not wait
-     * for the handshake: the send below waits for it if it must, and reports a refusal. */
-    wk_tcp_connect_start_init(&d->u.connect, &d->io, (const struct sockaddr *)&d->target->addr,
-                        d->target->addr_len, d->deadline);
-    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.connect, cx);
-    d->result = d->u.connect.result;
-    if (d->result < 0)
-        goto done;
+     * for the handshake: the send below waits for it if it must, and reports a refusal.
+     * One address after the other, starting with the one that answered last. */
+    d->ai = (unsigned)AO_load(&d->target->preferred) % d->target->naddrs;
+    for (;;) {
+        if (d->target->nbinds > 0) {
+            d->result = sd_connect_bound(d, &d->target->addrs[d->ai]);
+        } else {
+            wk_tcp_connect_start_init(&d->u.connect, &d->io,
+                                      (const struct sockaddr *)&d->target->addrs[d->ai].sa,
+                                      d->target->addrs[d->ai].len, d->deadline);
+            WK_CO_AWAIT_STEP(d->co, d->step, &d->u.connect, cx);
+            d->result = d->u.connect.result;
+        }
 
-    /* TcpSender { stream, buffer: message.serialize()? }.await?  A field3 too large for the
-     * inline frame goes out from the shared body, behind the inline header, in one sendmsg. */
-    if (!sd_body_shared(d))
-        wk_tcp_send_all_init(&d->u.send, &d->io, d->frame, d->frame_len, d->deadline);
-    else
-        wk_tcp_send_all_pair_init(&d->u.send, &d->io, d->frame, d->frame_len, d->target->body,
-                                  d->target->body_len, d->deadline);
-    WK_CO_AWAIT_STEP(d->co, d->step, &d->u.send, cx);
-    d->result = d->u.send.result;
+        /* TcpSender { stream, buffer: message.serialize()? }.await?  A field3 too large for
+         * the inline frame goes out from the shared body, behind the inline header, in one
+         * sendmsg. */
+        if (d->result == 0) {
+            if (!sd_body_shared(d))
+                wk_tcp_send_all_init(&d->u.send, &d->io, d->frame, d->frame_len, d->deadline);
+            else
+                wk_tcp_send_all_pair_init(&d->u.send, &d->io, d->frame, d->frame_len,
+                                          d->target->body, d->target->body_len,
+                                          d->deadline);
+            WK_CO_AWAIT_STEP(d->co, d->step, &d->u.send, cx);
+            d->result = d->u.send.result;
+        }
+        if (d->result == 0 || !sd_try_next(d->result) || ++d->attempt >= d->target->naddrs)
+            break;
+        wk_io_close(&d->io);
+        d->ai = (d->ai + 1) % d->target->naddrs;
+    }
     if (d->result < 0)
         goto done;
+    if (d->attempt > 0)
+        AO_store(&d->target->preferred, d->ai);
 
     /* The reply cannot be there yet: wait for it without a receive that would find nothing
      * (the socket is registered with the reactor only now, unless the send had to wait). */

@@ -22,12 +22,15 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <atomic_ops.h>
+
 #include <wakeful/future.h>
 #include <wakeful/io.h>
 #include <wakeful/tcp.h>
 #include <wakeful/timer.h>
 
 #include "errors.h" /* CL_E_*: results of our own, beside the runtime's -errno values */
+#include "resolve.h"
 
 /* The reply every request must get, byte for byte, before the server closes. */
 #define CL_REPLY "Hello, client!"
@@ -41,11 +44,16 @@
  * 18446744073709551615" is 35).  A larger field3 stays in the shared buffer. */
 #define CL_INLINE_FRAME 64
 
-/* What every request of a run shares: read-only once the run starts, so any number of
- * threads read it without locks. */
+/* What every request to one target shares: read-only once the run starts (but for
+ * `preferred`, a hint any thread may overwrite), so any number of threads read it without
+ * locks. */
 typedef struct cl_target {
-    struct sockaddr_storage addr; /* the server */
-    socklen_t addr_len;           /* the length of addr */
+    const cl_addr *addrs;         /* the server's addresses, in getaddrinfo's order (borrowed) */
+    unsigned naddrs;              /* at least 1 */
+    AO_t preferred;               /* the address the last successful connect used: requests
+                                     start there, then try the others in order */
+    const cl_addr *binds;         /* --bind source addresses (borrowed), or NULL */
+    unsigned nbinds;              /* how many */
     const uint8_t *body;          /* field3 of every request, NULL for the book's text */
     size_t body_len;              /* the length of body */
     uint64_t timeout_ns;          /* per request, connect to EOF; 0 for none */
@@ -56,7 +64,10 @@ typedef struct cl_send_data {
     wk_future base;
     int co;                    /* the coroutine's resume point (coro.h) */
     wk_future *step;           /* the member of `u` in flight, NULL when none: for drop */
-    const cl_target *target;   /* borrowed, shared by every request */
+    cl_target *target;         /* borrowed, shared by every request to it */
+    uint64_t index;            /* the request's number (picks its --bind address) */
+    unsigned attempt;          /* addresses tried so far */
+    unsigned ai;               /* the address being tried */
     uint64_t deadline;         /* absolute, shared by connect, send and receive */
     wk_io io;                  /* the socket, owned; closed before READY */
     union {
@@ -74,9 +85,10 @@ typedef struct cl_send_data {
 
 /* Prepares request number `index`: field1 = index, field2 = index as u16, field3 the
  * target's body or the book's "Hello, server! {index}".  Nothing happens until the first
- * poll.  deadline is absolute (WK_DEADLINE_NEVER for none).  target is borrowed and must
+ * poll.  A connect refused or unreachable on one of the target's addresses moves on to
+ * the next (as a client of getaddrinfo's list does).  deadline is absolute (WK_DEADLINE_NEVER for none).  target is borrowed and must
  * outlive the future.  Never fails, never allocates. */
-void cl_send_data_init(cl_send_data *d, const cl_target *target, uint64_t index,
+void cl_send_data_init(cl_send_data *d, cl_target *target, uint64_t index,
                        uint64_t deadline);
 
 #endif

@@ -17,8 +17,14 @@
 # 3. Writes every raw row to bench/results/bench-YYYYMMDD-HHMM.csv and prints the table of
 #    medians (min–max) with the wakeful/peer ratios, then the issue's targets, met or not
 #    (bench/summarize.py; rerun it on a CSV any time).
+# 4. W5, latency under a constant rate: wakeful-client -R at W5_RATE (default: 70 % of the
+#    machine's W2 capacity, the median W2 requests/s of pass 1 above) for W5_SECONDS (10)
+#    against each server in turn (fresh, --workers 3 --sleep-ms 0), writing
+#    bench/results/w5-SERVER.hgrm (the corrected histogram), then scripts/plot.py draws them
+#    into bench/results/w5-latency.png (and the bars of W1–W3 into bench-throughput.png).
 #
-# Environment: ROUNDS (5), PORT (24878; workload i uses PORT+i-1; keep it below
+# Environment: W5 ("yes"; "no" skips it), W5_RATE, W5_SECONDS, W5_THREADS (2), and
+# ROUNDS (5), PORT (24878; workload i uses PORT+i-1; keep it below
 # the ephemeral range, 32768 and up here, or a loader connection may hold it), WORKLOADS ("W1 W2 W3
 # W4"), PASS2_WORKLOADS ("W1 W2 W3"; empty to skip pass 2), SERVERS ("wakeful tokio
 # libuv"), WAKEFUL_ARGS (extra flags for wakeful-server, e.g. "--metrics 127.0.0.1:0"; the
@@ -135,3 +141,64 @@ done
 echo
 python3 "$WKB_ROOT/bench/summarize.py" "$RESULTS" | tee -a "${RESULTS%.csv}.txt"
 wkb_log "raw rows: $RESULTS; table: ${RESULTS%.csv}.txt"
+
+# ---- W5: latency at a constant rate, one .hgrm per server -----------------------------
+# The servers get the same schedule from the same loader; only the server differs.  The
+# loader runs on the same two cores, so the rate stays well below capacity (70 %), where
+# latency is the server's and not the machine's saturation.
+W5=${W5:-yes}
+W5_SECONDS=${W5_SECONDS:-10}
+W5_THREADS=${W5_THREADS:-2}
+start_server() { # NAME PORT: starts it in the background (sleep 0), prints its pid
+    case $1 in
+    wakeful) "${BIN[$1]}" -p "$2" --workers 3 --sleep-ms 0 >/dev/null 2>&1 & ;;
+    *) "${BIN[$1]}" --port "$2" --workers 3 --sleep-ms 0 >/dev/null 2>&1 & ;;
+    esac
+    echo $!
+}
+wait_port() { # PORT: until something accepts there, at most 10 s
+    local i
+    for i in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if [ "$W5" = yes ]; then
+    if [ -z "${W5_RATE:-}" ]; then
+        W5_RATE=$(python3 - "$RESULTS" <<'PYEOF'
+import csv, statistics, sys
+rps = [float(r["rps"]) for r in csv.DictReader(open(sys.argv[1]))
+       if r["workload"] == "W2" and r["pass"] == "1" and r["rps"]]
+print(int(0.7 * statistics.median(rps)) if rps else 10000)
+PYEOF
+)
+    fi
+    wkb_log "W5: wakeful-client -R $W5_RATE -d ${W5_SECONDS}s -t $W5_THREADS against $SERVERS"
+    w5dir=$(dirname "$RESULTS")
+    series=()
+    for srv in $SERVERS; do
+        port=$((PORT + 10))
+        pid=$(start_server "$srv" "$port")
+        if ! wait_port "$port"; then
+            wkb_log "W5: $srv did not listen on $port"
+            kill "$pid" 2>/dev/null || true
+            continue
+        fi
+        "$WAKEFUL_CLIENT" -p "$port" -R "$W5_RATE" -d "${W5_SECONDS}s" -t "$W5_THREADS" \
+            --histogram "$w5dir/w5-$srv.hgrm" --json >"$w5dir/w5-$srv.json" || true
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("W5 %s: achieved %.0f/s, corrected p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms; uncorrected p99 %.3f ms; failed %d" % (sys.argv[2], d["achieved_rps"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], d["latency_ms"]["p99_9"], d["latency_ms"]["max"], d["latency_uncorrected_ms"]["p99"], d["failed"]))' \
+            "$w5dir/w5-$srv.json" "$srv" | tee -a "${RESULTS%.csv}.txt"
+        series+=("$srv=$w5dir/w5-$srv.hgrm")
+        sleep 2
+    done
+    if [ ${#series[@]} -gt 0 ]; then
+        python3 "$WKB_ROOT/scripts/plot.py" latency "$w5dir/w5-latency.png" "${series[@]}" \
+            --log-y --title "W5: latency at $W5_RATE requests/s for ${W5_SECONDS} s (corrected)" \
+            || wkb_log "W5: plot.py failed"
+    fi
+    python3 "$WKB_ROOT/scripts/plot.py" bench "$w5dir/bench-throughput.png" "$RESULTS" \
+        --loader tokio-load --title "W1-W3, loaded by tokio-load" || wkb_log "plot.py bench failed"
+fi
