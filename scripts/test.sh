@@ -6,7 +6,8 @@
 # Environment:
 #   BUILD_DIR    build folder (default: build)
 #   TEST_ARGS    extra arguments for `meson test` (e.g. "--suite runtime" or "--suite soak");
-#                the soak suite (60 s, tests/soak) runs only when TEST_ARGS names it
+#                the soak suite (60 s, tests/soak) and the cluster suite (root and haproxy,
+#                ~2 min, tests/cluster) run only when TEST_ARGS names them
 # On a fresh Debian machine it first installs what is missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,11 @@ status=0
 # The soak suite is long: not part of the default run (see tests/soak/meson.build).
 skip_soak=--no-suite=soak
 case " ${TEST_ARGS:-} " in *soak*) skip_soak= ;; esac
+# So is the cluster suite (network namespaces and HAProxy; see tests/cluster/meson.build).
+skip_cluster=--no-suite=cluster
+case " ${TEST_ARGS:-} " in *cluster*) skip_cluster= ;; esac
 # shellcheck disable=SC2086
-meson test -C "$build" --print-errorlogs $skip_soak ${TEST_ARGS:-} || status=$?
+meson test -C "$build" --print-errorlogs $skip_soak $skip_cluster ${TEST_ARGS:-} || status=$?
 
 # Count from meson's own record of this run, not from its console summary.
 python3 - "$build/meson-logs/testlog.json" <<'PY' || status=1
