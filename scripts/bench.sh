@@ -27,7 +27,8 @@
 # ROUNDS (5), PORT (24878; workload i uses PORT+i-1; keep it below
 # the ephemeral range, 32768 and up here, or a loader connection may hold it), WORKLOADS ("W1 W2 W3
 # W4"), PASS2_WORKLOADS ("W1 W2 W3"; empty to skip pass 2), SERVERS ("wakeful tokio
-# libuv"), WKLOAD_ARGS (wakeful-client's settings, see bench/wakeful-load.sh), RESULTS
+# libuv"), WAKEFUL_ARGS (extra flags for wakeful-server, e.g. "--metrics 127.0.0.1:0"; the
+# .txt says which), WKLOAD_ARGS (wakeful-client's settings, see bench/wakeful-load.sh), RESULTS
 # (the CSV path), RUN_TIMEOUT_S (600: the limit for one harness call), and bench/lib.sh's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +39,7 @@ cd "$WKB_ROOT"
 ROUNDS=${ROUNDS:-5}
 PORT=${PORT:-24878}
 WORKLOADS=${WORKLOADS:-"W1 W2 W3 W4"}
+WAKEFUL_ARGS=${WAKEFUL_ARGS:-}
 PASS2_WORKLOADS=${PASS2_WORKLOADS-"W1 W2 W3"}
 SERVERS=${SERVERS:-"wakeful tokio libuv"}
 RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-600}
@@ -70,7 +72,7 @@ cols=round,pass,loader,server,workload,wall_s,rps,p50_ms,p99_ms,max_ms,failed,sr
 echo "$cols" >"$RESULTS"
 {
     echo "# machine: $(wkb_machine)"
-    echo "# wakeful: $(git -C "$WKB_ROOT" rev-parse --short HEAD)$(git -C "$WKB_ROOT" diff --quiet HEAD -- runtime server client 2>/dev/null || echo '+dirty'), LTO=$LTO; rounds $ROUNDS; $(date -Is)"
+    echo "# wakeful: $(git -C "$WKB_ROOT" rev-parse --short HEAD)$(git -C "$WKB_ROOT" diff --quiet HEAD -- runtime server client 2>/dev/null || echo '+dirty'), LTO=$LTO; rounds $ROUNDS; $(date -Is)${WAKEFUL_ARGS:+; wakeful-server $WAKEFUL_ARGS}"
 } >"${RESULTS%.csv}.txt"
 
 # Whatever harness call is running dies with us; it kills its own server from its trap.
@@ -100,9 +102,11 @@ csv_row() {
 # run_one ROUND PASS LOADER_NAME LOADER_BIN SERVER_NAME WORKLOADS
 run_one() {
     local round=$1 pass=$2 lname=$3 lbin=$4 srv=$5 wls=$6 out line
+    local extra=()
+    [ "$srv" = wakeful ] && read -r -a extra <<<"$WAKEFUL_ARGS"
     out=$(mktemp /tmp/wakeful-bench.XXXXXX)
     PORT=$PORT LOAD=$lbin WORKLOADS=$wls QUIET_MAX_S=$QUIET_MAX_S LOAD_TIMEOUT_S=180 \
-        timeout -k 10 "$RUN_TIMEOUT_S" "$HARNESS" "$srv" "${BIN[$srv]}" >"$out" 2>"$out.err" &
+        timeout -k 10 "$RUN_TIMEOUT_S" "$HARNESS" "$srv" "${BIN[$srv]}" "${extra[@]}" >"$out" 2>"$out.err" &
     child=$!
     wait "$child" || wkb_log "harness for $srv exited with $? (see below)"
     child=""
