@@ -94,6 +94,32 @@ int acceptor_watch(struct acceptor *a, int fd, acceptor_fn fn, void *arg)
     return 0;
 }
 
+void acceptor_watch_pause(struct acceptor *a, int fd, unsigned ms)
+{
+    for (unsigned i = 0; i < a->nwatches; i++) {
+        struct acceptor_watch *w = &a->watches[i];
+        if (w->fd != fd || w->resume_at != 0)
+            continue;
+        epoll_ctl(a->epfd, EPOLL_CTL_DEL, fd, NULL);
+        w->resume_at = wk_now_ns() + (uint64_t)ms * WK_NSEC_PER_MSEC;
+        return;
+    }
+}
+
+/* Puts back the watches whose pause is over (one that cannot be put back, for lack of
+ * memory, tries again PAUSE_MAX_MS later). */
+static void resume_watches(struct acceptor *a, uint64_t now)
+{
+    for (unsigned i = 0; i < a->nwatches; i++) {
+        struct acceptor_watch *w = &a->watches[i];
+        if (w->resume_at == 0 || now < w->resume_at)
+            continue;
+        w->resume_at = epoll_add(a->epfd, w->fd, TAG_WATCH + i) == 0
+                           ? 0
+                           : now + PAUSE_MAX_MS * WK_NSEC_PER_MSEC;
+    }
+}
+
 void acceptor_set_timer(struct acceptor *a, uint64_t at, acceptor_fn fn, void *arg)
 {
     a->timer_at = at;
@@ -277,7 +303,8 @@ void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns)
 }
 
 /* The epoll_wait timeout in ms for the nearest of: the EMFILE pause's end, the owner's
- * timer, the closing deadline, the next watchdog heartbeat; -1 for none.  Rounded up:
+ * timer, the closing deadline, the next watchdog heartbeat, a paused watch's end; -1 for
+ * none.  Rounded up:
  * waking a little early would only wait again. */
 static int next_timeout(const struct acceptor *a, uint64_t now)
 {
@@ -290,6 +317,9 @@ static int next_timeout(const struct acceptor *a, uint64_t now)
         at = a->close_deadline;
     if (a->watchdog_ns != 0 && (at == 0 || a->watchdog_next < at))
         at = a->watchdog_next;
+    for (unsigned i = 0; i < a->nwatches; i++)
+        if (a->watches[i].resume_at != 0 && (at == 0 || a->watches[i].resume_at < at))
+            at = a->watches[i].resume_at;
     if (at == 0)
         return -1;
     if (at <= now)
@@ -309,6 +339,7 @@ int acceptor_run(struct acceptor *a)
             listener_sync(a);
             closing_step(a);
         }
+        resume_watches(a, now);
         if (a->timer_at != 0 && now >= a->timer_at) {
             a->timer_at = 0;
             a->timer_fn(a->timer_arg);
@@ -348,7 +379,8 @@ int acceptor_run(struct acceptor *a)
                 }
             } else if (tag >= TAG_WATCH && tag < TAG_WATCH + a->nwatches) {
                 struct acceptor_watch *w = &a->watches[tag - TAG_WATCH];
-                w->fn(w->arg);
+                if (w->resume_at == 0) /* not paused by an earlier event of this batch */
+                    w->fn(w->arg);
             }
         }
     }

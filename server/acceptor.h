@@ -34,6 +34,8 @@ struct acceptor_watch {
     int fd;                  /* borrowed */
     acceptor_fn fn;
     void *arg;
+    uint64_t resume_at;      /* paused (out of the epoll set) until then, CLOCK_MONOTONIC
+                                ns; 0 while watched */
 };
 
 struct acceptor {
@@ -75,6 +77,12 @@ int acceptor_init(struct acceptor *a, const struct server_options *opt, struct d
  * fn must consume what made it so (read the eventfd, accept the connections).  Returns 0,
  * -ENOSPC past ACCEPTOR_WATCH_MAX, or -errno from epoll_ctl. */
 int acceptor_watch(struct acceptor *a, int fd, acceptor_fn fn, void *arg);
+
+/* Stops watching fd for ms milliseconds, then watches it again: for a callback that cannot
+ * consume what makes its descriptor readable for now (accept failing for lack of memory or
+ * descriptors), so that the level-triggered descriptor does not wake the loop again at once,
+ * again and again.  Does nothing for a descriptor not watched or already paused. */
+void acceptor_watch_pause(struct acceptor *a, int fd, unsigned ms);
 
 /* Sends systemd's WATCHDOG=1 every interval_ns from the loop (through its epoll timeout:
  * no thread of its own, so the heartbeat stops if the loop hangs), starting at once and

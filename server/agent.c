@@ -9,6 +9,9 @@
 
 #include <wakeful/tcp.h>
 
+#include "acceptor.h"
+#include "log.h"
+
 /* Connections answered per readiness: HAProxy checks every few seconds per server, so more
  * than a handful at once is a flood; the rest wait for the next pass of the loop (the
  * listener is level-triggered) and the acceptor's other descriptors come first. */
@@ -17,6 +20,10 @@
 /* A small backlog is plenty for the same reason. */
 #define AGENT_BACKLOG 64
 
+/* The pause after a failed accept, as the main listener's (acceptor.c). */
+#define AGENT_PAUSE_MIN_MS 10u
+#define AGENT_PAUSE_MAX_MS 100u
+
 int agent_open(struct agent *ag, struct sockaddr_storage *addr, socklen_t *addr_len,
                agent_status_fn status, void *arg)
 {
@@ -24,6 +31,9 @@ int agent_open(struct agent *ag, struct sockaddr_storage *addr, socklen_t *addr_
     ag->arg = arg;
     ag->served = 0;
     ag->spare_fd = -1;
+    ag->acceptor = NULL;
+    ag->backoff_ms = AGENT_PAUSE_MIN_MS;
+    ag->pauses = 0;
     /* wk_tcp_listen: non-blocking, SO_REUSEADDR, and nothing else. */
     ag->lfd = wk_tcp_listen((struct sockaddr *)addr, *addr_len, AGENT_BACKLOG);
     if (ag->lfd < 0)
@@ -41,6 +51,9 @@ int agent_open(struct agent *ag, struct sockaddr_storage *addr, socklen_t *addr_
 void agent_serve(void *arg)
 {
     struct agent *ag = arg;
+    /* A reserve lost to another thread's open while it was given up: take one again. */
+    if (ag->spare_fd == -1 && ag->lfd >= 0)
+        ag->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < AGENT_BATCH && ag->lfd >= 0; i++) {
         int fd = accept4(ag->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE) && ag->spare_fd >= 0) {
@@ -58,8 +71,21 @@ void agent_serve(void *arg)
                 ag->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             if (e == EINTR || e == ECONNABORTED)
                 continue;
-            return; /* EAGAIN (or out of memory: the next readiness tries again) */
+            if (e != EAGAIN && e != EWOULDBLOCK && ag->acceptor != NULL) {
+                /* Out of memory or descriptors with no reserve left: the connection stays
+                 * queued and the listener readable, so leave it alone for a while. */
+                if (ag->backoff_ms == AGENT_PAUSE_MIN_MS)
+                    log_line(LOG_LEVEL_WARN, LOG_NO_WORKER, LOG_NO_CONN,
+                             "agent: accept: %s; pausing the agent port (%u..%u ms)",
+                             strerror(e), AGENT_PAUSE_MIN_MS, AGENT_PAUSE_MAX_MS);
+                acceptor_watch_pause(ag->acceptor, ag->lfd, ag->backoff_ms);
+                ag->backoff_ms = ag->backoff_ms * 2 > AGENT_PAUSE_MAX_MS ? AGENT_PAUSE_MAX_MS
+                                                                       : ag->backoff_ms * 2;
+                ag->pauses++;
+            }
+            return;
         }
+        ag->backoff_ms = AGENT_PAUSE_MIN_MS;
         const char *line = ag->status(ag->arg);
         /* A fresh socket's send buffer takes a few bytes whole; a peer that is already
          * gone costs an error, which changes nothing here. */

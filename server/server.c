@@ -215,8 +215,10 @@ int server_start(struct server *srv, const struct server_options *opt, uint64_t 
         r = acceptor_watch(&srv->acceptor, srv->stop_fd, on_stop, srv);
     if (r == 0)
         r = acceptor_watch(&srv->acceptor, srv->workers.done_fd, on_worker_exit, srv);
-    if (r == 0 && srv->agent.lfd >= 0)
+    if (r == 0 && srv->agent.lfd >= 0) {
+        srv->agent.acceptor = &srv->acceptor;
         r = acceptor_watch(&srv->acceptor, srv->agent.lfd, agent_serve, &srv->agent);
+    }
     if (r == 0 && watch != NULL && watch->fd >= 0)
         r = acceptor_watch(&srv->acceptor, watch->fd, watch->fn, watch->arg);
     if (r < 0) {
