@@ -304,8 +304,7 @@ void acceptor_set_watchdog(struct acceptor *a, uint64_t interval_ns)
 
 /* The epoll_wait timeout in ms for the nearest of: the EMFILE pause's end, the owner's
  * timer, the closing deadline, the next watchdog heartbeat, a paused watch's end; -1 for
- * none.  Rounded up:
- * waking a little early would only wait again. */
+ * none.  Rounded up: waking a little early would only wait again. */
 static int next_timeout(const struct acceptor *a, uint64_t now)
 {
     uint64_t at = 0;
