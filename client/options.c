@@ -117,36 +117,37 @@ static cl_parse_result bad(uint16_t default_port, const char *fmt, ...)
     return CL_PARSE_BAD;
 }
 
-/* Parses the value of flag `val` as a plain integer in [min, max] (flags in -ms, ports). */
-static int parse_number(int val, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
-                        uint16_t default_port)
+/* Parses the value of flag `val` with parse, in [min, max]; not_a says what a bad value is
+ * not, for the error line. */
+static int parse_flag_value(int val, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
+                            uint16_t default_port,
+                            int (*parse)(const char *, uint64_t, uint64_t, uint64_t *),
+                            const char *not_a)
 {
-    int rc = cli_parse_u64(arg, min, max, out);
+    int rc = parse(arg, min, max, out);
     if (rc == 0)
         return 0;
     if (rc == -ERANGE)
         bad(default_port, "--%s: %s is out of range (%llu..%llu)", flag_name(val), arg,
             (unsigned long long)min, (unsigned long long)max);
     else
-        bad(default_port, "--%s: '%s' is not a number", flag_name(val), arg);
+        bad(default_port, "--%s: '%s' is not %s", flag_name(val), arg, not_a);
     return -1;
 }
 
-/* Parses the value of flag `val` as a count with an optional k/M/G suffix. */
+/* A plain integer (flags in -ms, ports). */
+static int parse_number(int val, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
+                        uint16_t default_port)
+{
+    return parse_flag_value(val, arg, min, max, out, default_port, cli_parse_u64, "a number");
+}
+
+/* A count with an optional k/M/G suffix. */
 static int parse_count(int val, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
                        uint16_t default_port)
 {
-    int rc = cl_parse_count(arg, min, max, out);
-    if (rc == 0)
-        return 0;
-    if (rc == -ERANGE)
-        bad(default_port, "--%s: %s is out of range (%llu..%llu)", flag_name(val), arg,
-            (unsigned long long)min, (unsigned long long)max);
-    else
-        bad(default_port,
-            "--%s: '%s' is not a count (a whole number with an optional k, M or G: 10k, 1M)",
-            flag_name(val), arg);
-    return -1;
+    return parse_flag_value(val, arg, min, max, out, default_port, cl_parse_count,
+                            "a count (a whole number with an optional k, M or G: 10k, 1M)");
 }
 
 /* Adds the targets of one -H value (comma-separated) to o. */

@@ -66,39 +66,17 @@ static int scale_value(uint64_t mantissa, unsigned scale, uint64_t unit, uint64_
     return 0;
 }
 
-int cl_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (s == NULL)
-        return -EINVAL;
-    uint64_t m;
-    unsigned sc;
-    int rc = parse_decimal(&s, &m, &sc);
-    if (rc == -EINVAL)
-        return rc;
-    uint64_t unit = 1;
-    if (*s == 'k' || *s == 'K')
-        unit = 1000, s++;
-    else if (*s == 'M')
-        unit = 1000000, s++;
-    else if (*s == 'G')
-        unit = 1000000000, s++;
-    if (*s != '\0')
-        return -EINVAL;
-    if (rc < 0)
-        return rc;
-    uint64_t v;
-    int exact;
-    if (scale_value(m, sc, unit, &v, &exact) < 0)
-        return -ERANGE;
-    if (!exact)
-        return -EINVAL; /* "1.5" requests is not a count */
-    if (v < min || v > max)
-        return -ERANGE;
-    *out = v;
-    return 0;
-}
+/* A suffix and what it multiplies by. */
+struct unit {
+    const char *name;
+    uint64_t factor;
+};
 
-int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out_ns)
+/* "DIGITS[.DIGITS]UNIT" with UNIT one of units (the empty name: no suffix), in [min, max].
+ * whole: the value must come out a whole number (a count), else it is rounded down (a
+ * duration in ns).  Returns 0, -EINVAL (not such a number) or -ERANGE. */
+static int parse_with_units(const char *s, const struct unit *units, size_t nunits, int whole,
+                            uint64_t min, uint64_t max, uint64_t *out)
 {
     if (s == NULL)
         return -EINVAL;
@@ -107,17 +85,10 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
     int rc = parse_decimal(&s, &m, &sc);
     if (rc == -EINVAL)
         return rc;
-    static const struct {
-        const char *name;
-        uint64_t ns;
-    } units[] = {
-        {"", 1000000000ull},  {"s", 1000000000ull},    {"ms", 1000000ull},
-        {"us", 1000ull},      {"m", 60000000000ull},   {"h", 3600000000000ull},
-    };
     uint64_t unit = 0;
-    for (unsigned i = 0; i < sizeof units / sizeof units[0]; i++)
+    for (size_t i = 0; i < nunits; i++)
         if (strcmp(s, units[i].name) == 0)
-            unit = units[i].ns;
+            unit = units[i].factor;
     if (unit == 0)
         return -EINVAL;
     if (rc < 0)
@@ -126,8 +97,27 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
     int exact;
     if (scale_value(m, sc, unit, &v, &exact) < 0)
         return -ERANGE;
-    if (v < min_ns || v > max_ns)
+    if (whole && !exact)
+        return -EINVAL; /* "1.5" requests is not a count */
+    if (v < min || v > max)
         return -ERANGE;
-    *out_ns = v;
+    *out = v;
     return 0;
+}
+
+int cl_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    static const struct unit units[] = {
+        {"", 1}, {"k", 1000}, {"K", 1000}, {"M", 1000000}, {"G", 1000000000},
+    };
+    return parse_with_units(s, units, sizeof units / sizeof units[0], 1, min, max, out);
+}
+
+int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out_ns)
+{
+    static const struct unit units[] = {
+        {"", 1000000000ull},  {"s", 1000000000ull},    {"ms", 1000000ull},
+        {"us", 1000ull},      {"m", 60000000000ull},   {"h", 3600000000000ull},
+    };
+    return parse_with_units(s, units, sizeof units / sizeof units[0], 0, min_ns, max_ns, out_ns);
 }
