@@ -75,7 +75,6 @@ struct conn {
     int co;             /* coroutine resume point (coro.h) */
     uint8_t phase;      /* an enum conn_phase */
     uint8_t extra;      /* the peer sent bytes past its frame: linger before the close */
-    uint8_t drained;    /* this poll's recv completed the frame and emptied the socket */
     wk_io io;           /* the socket, registered with the worker's reactor on first EAGAIN */
     union {
         struct {
@@ -217,8 +216,9 @@ static void frame_done(struct conn *c, struct conn_host *h)
 
 /* Step 1: read exactly one frame.  READY with phase PH_IDLE when the frame is in (and
  * already printed and freed), READY with phase PH_DONE when the connection failed (counted,
- * logged, closed); PENDING while waiting for bytes or the read deadline. */
-static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
+ * logged, closed); PENDING while waiting for bytes or the read deadline.  *drained: the
+ * recv that completed the frame came back short, so nothing was left unread then. */
+static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx, bool *drained)
 {
     for (int i = 0; i < READS_PER_POLL; i++) {
         ssize_t n = recv(c->io.fd, h->scratch, h->scratch_size, 0);
@@ -233,7 +233,7 @@ static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
                 c->extra = used < (size_t)n;
                 /* A short read leaves nothing behind: tcp_recvmsg copies until the queue
                  * (and backlog) is empty or the buffer full.  See unread_input. */
-                c->drained = (size_t)n < h->scratch_size;
+                *drained = (size_t)n < h->scratch_size;
                 frame_done(c, h);
                 return WK_READY;
             }
@@ -282,12 +282,12 @@ static wk_poll read_frame(struct conn *c, struct conn_host *h, wk_context *cx)
  * first loses the reply.  One non-blocking recv: the only extra syscall a connection that
  * sent nothing more costs.  None when the decoder already saw bytes past the frame (the
  * close lingers), and none when the recv that completed the frame emptied the socket in
- * this same poll (c->drained: the reply went out without a wait, so only the microseconds
- * of one send have passed since).  That second rule is nginx's (its read event is "not
- * ready" after a short read, and it lingers only when ready); it keeps W2's CPU per request
- * where it was before the lingering close (BENCHMARKS.md).  What it gives up: bytes that
- * arrive in those microseconds still turn the close into a reset.  A connection that slept
- * or waited always gets the recv.  The bytes read are discarded. */
+ * this same poll (conn_poll's `drained`: the reply went out without a wait, so only the
+ * microseconds of one send have passed since).  That second rule is nginx's (its read
+ * event is "not ready" after a short read, and it lingers only when ready); it keeps W2's
+ * CPU per request where it was before the lingering close (BENCHMARKS.md).  What it gives
+ * up: bytes that arrive in those microseconds still turn the close into a reset.  A
+ * connection that slept or waited always gets the recv.  The bytes read are discarded. */
 static int unread_input(struct conn *c, struct conn_host *h)
 {
     ssize_t n;
@@ -334,18 +334,19 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
     struct conn *c = (struct conn *)f;
     struct conn_host *h = current_host;
     const struct server_options *opt = h->opt;
-    c->drained = 0; /* set again by a read_frame that completes in this poll */
+    /* Set by a read_frame that completes in this poll; a poll after a wait starts false. */
+    bool drained = false;
 
     WK_CO_BEGIN(c->co);
 
     /* let message = read_frame(&stream).await; */
-    WK_CO_AWAIT_POLL(c->co, read_frame(c, h, cx));
+    WK_CO_AWAIT_POLL(c->co, read_frame(c, h, cx, &drained));
     if (c->phase == PH_DONE)
         WK_CO_RETURN(c->co);
 
     /* Sleep::new(sleep_ms).await; */
     if (opt->sleep_ms > 0) {
-        c->drained = 0; /* input may come during the sleep */
+        drained = false; /* input may come during the sleep */
         c->phase = PH_SLEEP;
         wk_sleep_init(&c->u.sleep, opt->sleep_ms * WK_NSEC_PER_MSEC);
         WK_CO_AWAIT(c->co, &c->u.sleep, cx);
@@ -369,7 +370,7 @@ static wk_poll conn_poll(wk_future *f, wk_context *cx)
     conn_release_phase(c);
 
     /* The close: a lingering one when the peer left input unread (see unread_input). */
-    if (!c->extra && (c->drained || !unread_input(c, h))) {
+    if (!c->extra && (drained || !unread_input(c, h))) {
         conn_finish(c, h, END_REPLY, NULL);
         WK_CO_RETURN(c->co);
     }
