@@ -69,12 +69,7 @@ for round in $(seq "$ROUNDS"); do
         for rt in $order; do
             wkb_run "$rt" "$round" "${BIN[$rt]}" "$b"
         done
-        [ -n "$TK" ] || continue
-        case $b in
-            pingpong) wkb_run tokio "$round" "$TK" pingpong-notify
-                      wkb_run tokio "$round" "$TK" pingpong-mpsc ;;
-            *)        wkb_run tokio "$round" "$TK" "$b" ;;
-        esac
+        [ -z "$TK" ] || wkb_run_tokio "$round" "$TK" "$b"
     done
 done
 

@@ -95,6 +95,16 @@ wkb_run() {
         tee -a "$RESULTS"
 }
 
+# wkb_run_tokio ROUND TOKIO_MICRO BENCH: tokio-micro's counterpart of one wakeful runtime
+# benchmark (wkb_run); the ping-pong has two, over a Notify and over an mpsc channel.
+wkb_run_tokio() {
+    case $3 in
+    pingpong) wkb_run tokio "$1" "$2" pingpong-notify
+              wkb_run tokio "$1" "$2" pingpong-mpsc ;;
+    *)        wkb_run tokio "$1" "$2" "$3" ;;
+    esac
+}
+
 wkb_machine() {
     echo "$(nproc) cores, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)," \
         "$(awk '/MemTotal/{printf "%.0f GB RAM", $2/1048576}' /proc/meminfo)," \

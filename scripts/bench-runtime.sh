@@ -47,12 +47,7 @@ wkb_log "machine: $(wkb_machine); load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
     for b in $BENCHES; do
         wkb_run wakeful "$round" "$WK" "$b"
-        [ -n "$TK" ] || continue
-        case $b in
-            pingpong) wkb_run tokio "$round" "$TK" pingpong-notify
-                      wkb_run tokio "$round" "$TK" pingpong-mpsc ;;
-            *)        wkb_run tokio "$round" "$TK" "$b" ;;
-        esac
+        [ -z "$TK" ] || wkb_run_tokio "$round" "$TK" "$b"
     done
 done
 

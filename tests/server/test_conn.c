@@ -128,40 +128,77 @@ static uint64_t run(wk_executor *ex)
     return (wk_now_ns() - t0) / WK_NSEC_PER_MSEC;
 }
 
+/* One connection's test: the host, its executor, and the socketpair (sv[0] the server's
+ * end, given to conn_spawn; sv[1] the peer's). */
+struct rig {
+    struct conn_host h;
+    struct server_options opt;
+    wk_executor *ex;
+    int sv[2];
+};
+
+static void rig_open(struct rig *r)
+{
+    host_setup(&r->h, &r->opt, &r->ex);
+    pair(r->sv);
+}
+
+/* The peer writes a frame of field3 text, declaring declared bytes (more than text holds:
+ * a frame cut short; more than --max-frame: one refused at its header). */
+static void peer_sends_frame(struct rig *r, const char *text, uint32_t declared)
+{
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, text, declared);
+    ck_assert_int_eq(write(r->sv[1], buf, n), (ssize_t)n);
+}
+
+/* The peer end reads exactly the reply, then EOF. */
+static void expect_reply_then_eof(struct rig *r)
+{
+    char got[64];
+    size_t len = read_all(r->sv[1], got, sizeof got);
+    ck_assert_uint_eq(len, strlen(REPLY));
+    ck_assert(memcmp(got, REPLY, len) == 0);
+}
+
+/* The peer end reads EOF at once: closed without a reply. */
+static void expect_eof_only(struct rig *r)
+{
+    char got[64];
+    ck_assert_uint_eq(read_all(r->sv[1], got, sizeof got), 0);
+}
+
+/* The connection reported its one close; then the peer end and the executor go. */
+static void rig_close(struct rig *r)
+{
+    ck_assert_int_eq(closed_calls, 1);
+    close(r->sv[1]);
+    wk_executor_free(r->ex);
+}
+
 /* One good frame with --sleep-ms sleep_ms: the reply then EOF, counted, and exactly
  * recv_want recv calls on the socket. */
 static void good_request(unsigned sleep_ms, int recv_want)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    opt.sleep_ms = sleep_ms;
-    int sv[2];
-    pair(sv);
-    uint8_t buf[64];
-    size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
-    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+    struct rig r;
+    rig_open(&r);
+    r.opt.sleep_ms = sleep_ms;
+    peer_sends_frame(&r, "Hello, server! 1", 16);
 
-    recv_fd = sv[0];
+    recv_fd = r.sv[0];
     recv_calls = 0;
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
     ck_assert_uint_eq(load(&counters.connections), 1);
-    uint64_t ms = run(ex);
+    uint64_t ms = run(r.ex);
     ck_assert_int_eq(recv_calls, recv_want);
     recv_fd = -1;
 
     ck_assert_uint_lt(ms, 1000); /* no linger: nothing was left unread */
-    char got[64];
-    size_t len = read_all(sv[1], got, sizeof got);
-    ck_assert_uint_eq(len, strlen(REPLY));
-    ck_assert(memcmp(got, REPLY, len) == 0);
+    expect_reply_then_eof(&r);
     ck_assert_uint_eq(load(&counters.replies), 1);
     ck_assert_uint_eq(load(&counters.bad_frames) + load(&counters.timeouts) +
                           load(&counters.resets), 0);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 
 /* The frame's read is the only recv: it emptied the socket and the reply went out in the
@@ -174,97 +211,62 @@ END_TEST
 
 START_TEST(bad_frame_closes_without_a_reply)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    int sv[2];
-    pair(sv);
-    uint8_t buf[64];
-    size_t n = frame(buf, 1, 1, "ok \xc3\x28", 5); /* a lead byte, then ASCII */
-    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+    struct rig r;
+    rig_open(&r);
+    peer_sends_frame(&r, "ok \xc3\x28", 5); /* a lead byte, then ASCII */
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    run(r.ex);
 
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    run(ex);
-
-    char got[64];
-    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    expect_eof_only(&r);
     ck_assert_uint_eq(load(&counters.bad_frames), 1);
     ck_assert_uint_eq(load(&counters.replies), 0);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 END_TEST
 
 START_TEST(too_large_frame_closes_without_a_reply)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    int sv[2];
-    pair(sv);
-    uint8_t buf[64];
-    size_t n = frame(buf, 1, 1, "", 1001); /* --max-frame 1000 + 1: refused at the header */
-    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
+    struct rig r;
+    rig_open(&r);
+    peer_sends_frame(&r, "", 1001); /* --max-frame 1000 + 1: refused at the header */
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    run(r.ex);
 
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    run(ex);
-
-    char got[64];
-    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    expect_eof_only(&r);
     ck_assert_uint_eq(load(&counters.bad_frames), 1);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 END_TEST
 
 START_TEST(silent_peer_times_out)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    opt.read_timeout_ms = 150;
-    int sv[2];
-    pair(sv);
-    uint8_t buf[64];
-    size_t n = frame(buf, 1, 1, "Hello", 16); /* 11 of 16 bytes: then nothing */
-    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
-
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    uint64_t ms = run(ex);
+    struct rig r;
+    rig_open(&r);
+    r.opt.read_timeout_ms = 150;
+    peer_sends_frame(&r, "Hello", 16); /* 11 of 16 bytes: then nothing */
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    uint64_t ms = run(r.ex);
 
     ck_assert_uint_ge(ms, 150);
     ck_assert_uint_lt(ms, 2000);
-    char got[64];
-    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
+    expect_eof_only(&r);
     ck_assert_uint_eq(load(&counters.timeouts), 1);
     ck_assert_uint_eq(load(&counters.replies), 0);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 END_TEST
 
 START_TEST(dropped_unfinished_reports_the_close)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    int sv[2];
-    pair(sv);
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    ck_assert_int_eq(wk_executor_run_one(ex), 1); /* reads nothing, waits */
+    struct rig r;
+    rig_open(&r);
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    ck_assert_int_eq(wk_executor_run_one(r.ex), 1); /* reads nothing, waits */
     ck_assert_int_eq(closed_calls, 0);
-    wk_executor_free(ex);                          /* the drain deadline's cancel */
+    wk_executor_free(r.ex);                          /* the drain deadline's cancel */
     ck_assert_int_eq(closed_calls, 1);
-    char got[64];
-    ck_assert_uint_eq(read_all(sv[1], got, sizeof got), 0);
-    close(sv[1]);
+    expect_eof_only(&r);
+    close(r.sv[1]);
 }
 END_TEST
 
@@ -281,30 +283,20 @@ END_TEST
  * peer's EOF ends the linger at once. */
 START_TEST(extra_input_lingers_until_the_peer_closes)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    int sv[2];
-    pair(sv);
+    struct rig r;
+    rig_open(&r);
     uint8_t buf[64 + 4096];
     size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
     memset(buf + n, 'x', 4096); /* read with the frame: the decoder sees them */
-    ck_assert_int_eq(write(sv[1], buf, n + 4096), (ssize_t)(n + 4096));
-    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
-
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    uint64_t ms = run(ex);
+    ck_assert_int_eq(write(r.sv[1], buf, n + 4096), (ssize_t)(n + 4096));
+    ck_assert_int_eq(shutdown(r.sv[1], SHUT_WR), 0);
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    uint64_t ms = run(r.ex);
 
     ck_assert_uint_lt(ms, 1000); /* ended by the peer's EOF, not by the 2 s bound */
-    char got[64];
-    size_t len = read_all(sv[1], got, sizeof got);
-    ck_assert_uint_eq(len, strlen(REPLY));
-    ck_assert(memcmp(got, REPLY, len) == 0);
+    expect_reply_then_eof(&r);
     ck_assert_uint_eq(load(&counters.replies), 1);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 END_TEST
 
@@ -312,31 +304,20 @@ END_TEST
  * (shutdown(SHUT_WR)); the socket itself is closed when the linger's 2 s are up. */
 START_TEST(linger_is_bounded)
 {
-    struct conn_host h;
-    struct server_options opt;
-    wk_executor *ex;
-    host_setup(&h, &opt, &ex);
-    opt.sleep_ms = 50;
-    int sv[2];
-    pair(sv);
-    uint8_t buf[64];
-    size_t n = frame(buf, 1, 1, "Hello, server! 1", 16);
-    ck_assert_int_eq(write(sv[1], buf, n), (ssize_t)n);
-
-    ck_assert_int_eq(conn_spawn(sv[0], NULL), 0);
-    ck_assert_int_eq(wk_executor_run_one(ex), 1); /* reads the frame, goes to sleep */
-    ck_assert_int_eq(write(sv[1], "more", 4), 4);  /* during the sleep: found after the reply */
-    uint64_t ms = run(ex);
+    struct rig r;
+    rig_open(&r);
+    r.opt.sleep_ms = 50;
+    peer_sends_frame(&r, "Hello, server! 1", 16);
+    ck_assert_int_eq(conn_spawn(r.sv[0], NULL), 0);
+    ck_assert_int_eq(wk_executor_run_one(r.ex), 1); /* reads the frame, goes to sleep */
+    ck_assert_int_eq(write(r.sv[1], "more", 4), 4);  /* during the sleep: found after the reply */
+    uint64_t ms = run(r.ex);
 
     ck_assert_uint_ge(ms, 2000);
     ck_assert_uint_lt(ms, 4000);
-    char got[64];
-    size_t len = read_all(sv[1], got, sizeof got);
-    ck_assert_uint_eq(len, strlen(REPLY));
+    expect_reply_then_eof(&r);
     ck_assert_uint_eq(load(&counters.replies), 1);
-    ck_assert_int_eq(closed_calls, 1);
-    close(sv[1]);
-    wk_executor_free(ex);
+    rig_close(&r);
 }
 END_TEST
 
