@@ -36,7 +36,9 @@ LOAD=${LOAD:-/tmp/wakeful-peers/tokio-rust/target/release/tokio-load}
 N=${N:-50000} C=${C:-64} W=${W:-3}
 PORT=${PORT:-24990}
 QUIET_MAX_S=${QUIET_MAX_S:-10}
-tck=$(getconf CLK_TCK)
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh" # wkb_busy, wkb_wait_quiet (QUIET_MAX_S as set above)
+tck=$WKB_HZ
 rounds=6
 args=("$@")
 if [[ ${args[-1]} =~ ^[0-9]+$ ]]; then rounds=${args[-1]}; unset 'args[-1]'; fi
@@ -59,17 +61,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
-quiet=no
-wait_quiet() {
-    local a b end=$((SECONDS + QUIET_MAX_S))
-    quiet=no
-    while :; do
-        a=$(busy); sleep 1; b=$(busy)
-        [ $((b - a)) -lt $((tck / 10)) ] && { quiet=yes; return 0; }
-        [ $SECONDS -lt $end ] || return 0
-    done
-}
 # CPU of all threads of $1: "NS TICKS" (schedstat's run time in ns; utime+stime in ticks)
 cpu_all() {
     local ns=0 t v
@@ -84,7 +75,7 @@ run() { # run ROUND INDEX
     local r=$1 i=$2 name=${names[$2]} cmd
     read -r -a cmd <<<"${cmds[$i]}"
     local out=$tmp/srv.out err=$tmp/srv.err
-    wait_quiet
+    wkb_wait_quiet
     for _ in $(seq 100); do listening || break; sleep 0.1; done
     "${cmd[@]}" --port "$PORT" --workers "$W" --sleep-ms 0 >"$out" 2>"$err" &
     pid=$!
@@ -93,7 +84,7 @@ run() { # run ROUND INDEX
     owned || { echo "ab-w2.sh: $name did not listen on $PORT: $(ss -Hltnp "sport = :$PORT")" >&2; cat "$err" >&2; exit 1; }
     sleep 0.2
     local ns0 t0 a0 b0 ns1 t1 a1 b1 res lcpu
-    read -r ns0 t0 <<<"$(cpu_all "$pid")"; a0=$(cpu_main "$pid"); b0=$(busy)
+    read -r ns0 t0 <<<"$(cpu_all "$pid")"; a0=$(cpu_main "$pid"); b0=$(wkb_busy)
     local TIMEFORMAT='%U %S'
     { time "$LOAD" --host 127.0.0.1 --port "$PORT" --requests "$N" --concurrency "$C" \
         >"$tmp/load.out" 2>"$tmp/load.err"; } 2>"$tmp/load.time" || true
@@ -106,7 +97,7 @@ run() { # run ROUND INDEX
         tail -n 5 "$err" | sed 's/^/    stderr: /' >&2
         return 0
     fi
-    read -r ns1 t1 <<<"$(cpu_all "$pid")"; a1=$(cpu_main "$pid"); b1=$(busy)
+    read -r ns1 t1 <<<"$(cpu_all "$pid")"; a1=$(cpu_main "$pid"); b1=$(wkb_busy)
     res=$(head -n1 "$tmp/load.out")
     lcpu=$(awk '{printf "%.2f", $1 + $2}' "$tmp/load.time")
     local parks=- trims=-
@@ -127,7 +118,7 @@ run() { # run ROUND INDEX
         "$(echo "($a1 - $a0) / 1000 / $N" | bc -l)" \
         "$(echo "($ns1 - $ns0) / 1000000000" | bc -l)" "$lcpu" \
         "$(echo "($b1 - $b0) / $tck - ($ns1 - $ns0) / 1000000000 - $lcpu" | bc -l)" \
-        "$parks" "$trims" "$quiet" | tee -a "$rows"
+        "$parks" "$trims" "$WKB_QUIET" | tee -a "$rows"
     [ -z "${ROWS:-}" ] || tail -n1 "$rows" >>"$ROWS"
 }
 
